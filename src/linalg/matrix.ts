@@ -1,0 +1,149 @@
+/**
+ * Dense row-major matrices over typed arrays. `Matrix` is float64 (everything numerical);
+ * `Matrix32` is float32 (training). Element (i, j) lives at `data[i * cols + j]`.
+ */
+import { NonFiniteError, ShapeError } from '../errors.js';
+
+function checkDims(rows: number, cols: number, length: number, what: string): void {
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0) {
+    throw new ShapeError(`${what}: dimensions must be non-negative integers, got ${rows}×${cols}`);
+  }
+  if (length !== rows * cols) {
+    throw new ShapeError(`${what}: data has ${length} entries but the shape ${rows}×${cols} needs ${rows * cols}`);
+  }
+}
+
+/** A dense row-major float64 matrix. The data array is shared, not copied. */
+export class Matrix {
+  readonly rows: number;
+  readonly cols: number;
+  readonly data: Float64Array;
+
+  constructor(rows: number, cols: number, data?: Float64Array) {
+    const d = data ?? new Float64Array(rows * cols);
+    checkDims(rows, cols, d.length, 'Matrix');
+    this.rows = rows;
+    this.cols = cols;
+    this.data = d;
+  }
+
+  static zeros(rows: number, cols: number): Matrix {
+    return new Matrix(rows, cols);
+  }
+
+  static identity(n: number): Matrix {
+    const m = new Matrix(n, n);
+    for (let i = 0; i < n; i++) m.data[i * n + i] = 1;
+    return m;
+  }
+
+  /** Builds a matrix from an array of equal-length rows. */
+  static fromRows(rows: ArrayLike<number>[]): Matrix {
+    const r = rows.length;
+    const c = r === 0 ? 0 : rows[0]!.length;
+    const m = new Matrix(r, c);
+    for (let i = 0; i < r; i++) {
+      const row = rows[i]!;
+      if (row.length !== c) throw new ShapeError(`Matrix.fromRows: row ${i} has ${row.length} entries, expected ${c}`);
+      for (let j = 0; j < c; j++) m.data[i * c + j] = row[j]!;
+    }
+    return m;
+  }
+
+  /** A diagonal matrix with the given diagonal. */
+  static diag(values: ArrayLike<number>): Matrix {
+    const n = values.length;
+    const m = new Matrix(n, n);
+    for (let i = 0; i < n; i++) m.data[i * n + i] = values[i]!;
+    return m;
+  }
+
+  get shape(): [number, number] {
+    return [this.rows, this.cols];
+  }
+
+  get(i: number, j: number): number {
+    return this.data[i * this.cols + j]!;
+  }
+
+  set(i: number, j: number, v: number): void {
+    this.data[i * this.cols + j] = v;
+  }
+
+  /** Row i as a copy. */
+  row(i: number): Float64Array {
+    return this.data.slice(i * this.cols, (i + 1) * this.cols);
+  }
+
+  /** Column j as a copy. */
+  col(j: number): Float64Array {
+    const out = new Float64Array(this.rows);
+    for (let i = 0; i < this.rows; i++) out[i] = this.data[i * this.cols + j]!;
+    return out;
+  }
+
+  clone(): Matrix {
+    return new Matrix(this.rows, this.cols, this.data.slice());
+  }
+
+  transpose(): Matrix {
+    const { rows, cols, data } = this;
+    const out = new Float64Array(rows * cols);
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < cols; j++) out[j * rows + i] = data[i * cols + j]!;
+    }
+    return new Matrix(cols, rows, out);
+  }
+
+  /** Nested arrays, for printing and tests. */
+  toArray(): number[][] {
+    const out: number[][] = [];
+    for (let i = 0; i < this.rows; i++) out.push(Array.from(this.data.subarray(i * this.cols, (i + 1) * this.cols)));
+    return out;
+  }
+}
+
+/** A dense row-major float32 matrix (used for training). */
+export class Matrix32 {
+  readonly rows: number;
+  readonly cols: number;
+  readonly data: Float32Array;
+
+  constructor(rows: number, cols: number, data?: Float32Array) {
+    const d = data ?? new Float32Array(rows * cols);
+    checkDims(rows, cols, d.length, 'Matrix32');
+    this.rows = rows;
+    this.cols = cols;
+    this.data = d;
+  }
+
+  get shape(): [number, number] {
+    return [this.rows, this.cols];
+  }
+
+  get(i: number, j: number): number {
+    return this.data[i * this.cols + j]!;
+  }
+
+  toFloat64(): Matrix {
+    return new Matrix(this.rows, this.cols, Float64Array.from(this.data));
+  }
+
+  static fromFloat64(m: Matrix): Matrix32 {
+    return new Matrix32(m.rows, m.cols, Float32Array.from(m.data));
+  }
+}
+
+/** Throws `NonFiniteError` naming `what` if any entry is NaN or infinite. */
+export function assertFinite(data: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) {
+      throw new NonFiniteError(`${what} contains a non-finite value (${data[i]}) at flat index ${i}`);
+    }
+  }
+}
+
+/** Throws `ShapeError` unless `m` is square. */
+export function assertSquare(m: { rows: number; cols: number }, what: string): void {
+  if (m.rows !== m.cols) throw new ShapeError(`${what} must be square, got ${m.rows}×${m.cols}`);
+}
