@@ -1,0 +1,199 @@
+/*
+ * The BLAS/LAPACK calls. Jobs arrive fully validated (validate.c): every array holds at least the
+ * elements its dimensions need, outputs do not overlap other operands, and all LAPACK sizes fit
+ * 32-bit integers. Nothing here touches JS values, so these functions also run on libuv threads.
+ */
+#define _POSIX_C_SOURCE 200809L /* pthread_rwlock_t under -std=c11 */
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+#include <lapacke.h>
+
+#include "polyapprox_blas.h"
+
+/* OpenBLAS's cblas.h declares its runtime controls; a generic cblas.h earlier on the include path
+ * does not, and the library we link is OpenBLAS either way. */
+#ifndef OPENBLAS_VERSION
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+char *openblas_get_config(void);
+char *openblas_get_corename(void);
+#endif
+
+/* Leading dimensions must be >= 1 even for empty matrices, or BLAS/LAPACK reject the call. */
+static int ld(int x) { return x > 1 ? x : 1; }
+
+/* C = beta·C over the first `len` elements; beta = 0 writes zeros so NaN in C does not survive. */
+static void scale_d(double *c, size_t len, double beta) {
+  if (beta == 1.0) return;
+  if (beta == 0.0) {
+    for (size_t i = 0; i < len; i++) c[i] = 0.0;
+    return;
+  }
+  for (size_t i = 0; i < len; i++) c[i] *= beta;
+}
+
+static void scale_s(float *c, size_t len, float beta) {
+  if (beta == 1.0f) return;
+  if (beta == 0.0f) {
+    for (size_t i = 0; i < len; i++) c[i] = 0.0f;
+    return;
+  }
+  for (size_t i = 0; i < len; i++) c[i] *= beta;
+}
+
+static void run_gemm(pa_job *job) {
+  const int m = job->dims[0], n = job->dims[1], k = job->dims[2];
+  const int trans_a = job->flags[0], trans_b = job->flags[1];
+  const double alpha = job->scalars[0], beta = job->scalars[1];
+  if (m == 0 || n == 0) return;
+  /* An empty inner dimension leaves C = beta·C; done here so it does not depend on how a BLAS
+   * treats zero-size leading dimensions. */
+  if (k == 0) {
+    if (job->op == PA_DGEMM) scale_d(job->data[2], (size_t)m * (size_t)n, beta);
+    else scale_s(job->data[2], (size_t)m * (size_t)n, (float)beta);
+    return;
+  }
+  /* Row-major storage: A is m×k (lda = k) or, transposed, k×m (lda = m); likewise B. */
+  const int lda = ld(trans_a ? m : k), ldb = ld(trans_b ? k : n), ldc = ld(n);
+  const enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+  const enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+  if (job->op == PA_DGEMM) {
+    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, job->data[0], lda, job->data[1], ldb, beta, job->data[2], ldc);
+  } else {
+    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, (float)alpha, job->data[0], lda, job->data[1], ldb, (float)beta,
+                job->data[2], ldc);
+  }
+}
+
+/* Converts a LAPACK workspace-query answer to a size, or returns 0 if it does not fit lapack_int. */
+static lapack_int workspace_size(double query) {
+  if (!(query >= 1.0) || query > (double)INT_MAX) return 0;
+  return (lapack_int)query;
+}
+
+static int run_dsyevd(pa_job *job) {
+  const lapack_int n = job->dims[0];
+  double *a = job->data[0], *w = job->data[1];
+  if (n == 0) return 0;
+  double work_query = 0;
+  lapack_int iwork_query = 0;
+  lapack_int info =
+    LAPACKE_dsyevd_work(LAPACK_ROW_MAJOR, 'V', 'L', n, a, n, w, &work_query, -1, &iwork_query, -1);
+  if (info != 0) return info;
+  const lapack_int lwork = workspace_size(work_query);
+  const lapack_int liwork = iwork_query;
+  if (lwork == 0 || liwork < 1) return PA_INFO_WORKSPACE_TOO_LARGE;
+  double *work = malloc(sizeof(double) * (size_t)lwork);
+  lapack_int *iwork = malloc(sizeof(lapack_int) * (size_t)liwork);
+  if (work == NULL || iwork == NULL) {
+    free(work);
+    free(iwork);
+    return LAPACK_WORK_MEMORY_ERROR;
+  }
+  info = LAPACKE_dsyevd_work(LAPACK_ROW_MAJOR, 'V', 'L', n, a, n, w, work, lwork, iwork, liwork);
+  free(work);
+  free(iwork);
+  return info;
+}
+
+static int run_dgesdd(pa_job *job) {
+  const lapack_int m = job->dims[0], n = job->dims[1];
+  const lapack_int p = m < n ? m : n;
+  double *a = job->data[0], *s = job->data[1], *u = job->data[2], *vt = job->data[3];
+  if (p == 0) return 0;
+  /* Row-major thin SVD: U is m×p (ldu = p), Vᵀ is p×n (ldvt = n). */
+  lapack_int *iwork = malloc(sizeof(lapack_int) * 8 * (size_t)p);
+  if (iwork == NULL) return LAPACK_WORK_MEMORY_ERROR;
+  double work_query = 0;
+  lapack_int info = LAPACKE_dgesdd_work(LAPACK_ROW_MAJOR, 'S', m, n, a, n, s, u, p, vt, n, &work_query, -1, iwork);
+  if (info != 0) {
+    free(iwork);
+    return info;
+  }
+  const lapack_int lwork = workspace_size(work_query);
+  if (lwork == 0) {
+    free(iwork);
+    return PA_INFO_WORKSPACE_TOO_LARGE;
+  }
+  double *work = malloc(sizeof(double) * (size_t)lwork);
+  if (work == NULL) {
+    free(iwork);
+    return LAPACK_WORK_MEMORY_ERROR;
+  }
+  info = LAPACKE_dgesdd_work(LAPACK_ROW_MAJOR, 'S', m, n, a, n, s, u, p, vt, n, work, lwork, iwork);
+  free(work);
+  free(iwork);
+  return info;
+}
+
+static int run_dpotrf(pa_job *job) {
+  const lapack_int n = job->dims[0];
+  double *a = job->data[0];
+  if (n == 0) return 0;
+  const lapack_int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', n, a, n);
+  if (info == 0) {
+    /* LAPACK leaves the unused triangle as it was; the interface promises a clean L. */
+    for (size_t i = 0; i < (size_t)n; i++) {
+      memset(a + i * (size_t)n + i + 1, 0, sizeof(double) * ((size_t)n - i - 1));
+    }
+  }
+  return info;
+}
+
+static int run_dpotrs(pa_job *job) {
+  const lapack_int n = job->dims[0], nrhs = job->dims[1];
+  if (n == 0 || nrhs == 0) return 0;
+  return LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'L', n, nrhs, job->data[0], n, job->data[1], nrhs);
+}
+
+static int run_dgesv(pa_job *job) {
+  const lapack_int n = job->dims[0], nrhs = job->dims[1];
+  if (n == 0) return 0;
+  lapack_int *ipiv = malloc(sizeof(lapack_int) * (size_t)n);
+  if (ipiv == NULL) return LAPACK_WORK_MEMORY_ERROR;
+  /* OpenBLAS's dgesv returns before factorising when nrhs = 0; factorise explicitly so a singular
+   * matrix is still reported (and `a` is overwritten by its LU factors, as with nrhs > 0). */
+  const lapack_int info = nrhs == 0 ? LAPACKE_dgetrf(LAPACK_ROW_MAJOR, n, n, job->data[0], n, ipiv)
+                                    : LAPACKE_dgesv(LAPACK_ROW_MAJOR, n, nrhs, job->data[0], n, ipiv, job->data[1], nrhs);
+  free(ipiv);
+  return info;
+}
+
+/* OpenBLAS's thread count is process-wide and changing it while another thread is inside a BLAS
+ * call is unsafe, so calls hold this lock shared and a thread-count change takes it exclusively. */
+static pthread_rwlock_t blas_calls_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+static void run_job_unlocked(pa_job *job) {
+  switch (job->op) {
+    case PA_DGEMM:
+    case PA_SGEMM: run_gemm(job); job->info = 0; break;
+    case PA_DSYEVD: job->info = run_dsyevd(job); break;
+    case PA_DGESDD: job->info = run_dgesdd(job); break;
+    case PA_DPOTRF: job->info = run_dpotrf(job); break;
+    case PA_DPOTRS: job->info = run_dpotrs(job); break;
+    case PA_DGESV: job->info = run_dgesv(job); break;
+    default: job->info = -1; break;
+  }
+}
+
+void pa_run_job(pa_job *job) {
+  pthread_rwlock_rdlock(&blas_calls_lock);
+  run_job_unlocked(job);
+  pthread_rwlock_unlock(&blas_calls_lock);
+}
+
+int pa_try_set_num_threads(int n) {
+  if (pthread_rwlock_trywrlock(&blas_calls_lock) != 0) return 0;
+  openblas_set_num_threads(n);
+  pthread_rwlock_unlock(&blas_calls_lock);
+  return 1;
+}
+
+int pa_get_num_threads(void) { return openblas_get_num_threads(); }
+const char *pa_blas_config(void) { return openblas_get_config(); }
+const char *pa_blas_corename(void) { return openblas_get_corename(); }

@@ -1,0 +1,278 @@
+/*
+ * Argument validation: everything that decides which memory a BLAS/LAPACK call may touch is checked
+ * here, on the JS thread, before any pointer is dereferenced. A bad argument becomes a JS TypeError
+ * (wrong kind of value) or RangeError (a value or length out of range), never a crash.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "polyapprox_blas.h"
+
+#define OUT 1
+#define IN 0
+
+static const pa_op_spec SPECS[PA_OP_COUNT] = {
+  [PA_DGEMM] = {"dgemm", PA_DGEMM, 10,
+                {{"transA", PA_ARG_BOOL, IN}, {"transB", PA_ARG_BOOL, IN},
+                 {"m", PA_ARG_DIM, IN}, {"n", PA_ARG_DIM, IN}, {"k", PA_ARG_DIM, IN},
+                 {"alpha", PA_ARG_SCALAR, IN}, {"a", PA_ARG_F64, IN}, {"b", PA_ARG_F64, IN},
+                 {"beta", PA_ARG_SCALAR, IN}, {"c", PA_ARG_F64, OUT}}},
+  [PA_SGEMM] = {"sgemm", PA_SGEMM, 10,
+                {{"transA", PA_ARG_BOOL, IN}, {"transB", PA_ARG_BOOL, IN},
+                 {"m", PA_ARG_DIM, IN}, {"n", PA_ARG_DIM, IN}, {"k", PA_ARG_DIM, IN},
+                 {"alpha", PA_ARG_SCALAR, IN}, {"a", PA_ARG_F32, IN}, {"b", PA_ARG_F32, IN},
+                 {"beta", PA_ARG_SCALAR, IN}, {"c", PA_ARG_F32, OUT}}},
+  [PA_DSYEVD] = {"dsyevd", PA_DSYEVD, 3,
+                 {{"n", PA_ARG_DIM, IN}, {"a", PA_ARG_F64, OUT}, {"w", PA_ARG_F64, OUT}}},
+  [PA_DGESDD] = {"dgesdd", PA_DGESDD, 6,
+                 {{"m", PA_ARG_DIM, IN}, {"n", PA_ARG_DIM, IN}, {"a", PA_ARG_F64, OUT},
+                  {"s", PA_ARG_F64, OUT}, {"u", PA_ARG_F64, OUT}, {"vt", PA_ARG_F64, OUT}}},
+  [PA_DPOTRF] = {"dpotrf", PA_DPOTRF, 2, {{"n", PA_ARG_DIM, IN}, {"a", PA_ARG_F64, OUT}}},
+  [PA_DPOTRS] = {"dpotrs", PA_DPOTRS, 4,
+                 {{"n", PA_ARG_DIM, IN}, {"nrhs", PA_ARG_DIM, IN}, {"l", PA_ARG_F64, IN},
+                  {"b", PA_ARG_F64, OUT}}},
+  [PA_DGESV] = {"dgesv", PA_DGESV, 4,
+                {{"n", PA_ARG_DIM, IN}, {"nrhs", PA_ARG_DIM, IN}, {"a", PA_ARG_F64, OUT},
+                 {"b", PA_ARG_F64, OUT}}},
+};
+
+const pa_op_spec *pa_spec(pa_op op) { return &SPECS[op]; }
+
+typedef enum { PA_TYPE_ERROR, PA_RANGE_ERROR } pa_error_kind;
+
+/* Throws a JS TypeError or RangeError with a printf-formatted message; always returns 0. */
+static int fail(napi_env env, pa_error_kind kind, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (kind == PA_TYPE_ERROR) napi_throw_type_error(env, NULL, msg);
+  else napi_throw_range_error(env, NULL, msg);
+  return 0;
+}
+
+static const char *typedarray_type_name(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array: return "Int8Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_uint8_clamped_array: return "Uint8ClampedArray";
+    case napi_int16_array: return "Int16Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint32_array: return "Uint32Array";
+    case napi_float32_array: return "Float32Array";
+    case napi_float64_array: return "Float64Array";
+    case napi_bigint64_array: return "BigInt64Array";
+    case napi_biguint64_array: return "BigUint64Array";
+    default: return "an unknown typed array";
+  }
+}
+
+static const char *value_type_name(napi_valuetype t) {
+  switch (t) {
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return "a boolean";
+    case napi_number: return "a number";
+    case napi_string: return "a string";
+    case napi_symbol: return "a symbol";
+    case napi_object: return "an object";
+    case napi_function: return "a function";
+    case napi_external: return "an external";
+    case napi_bigint: return "a bigint";
+    default: return "an unknown value";
+  }
+}
+
+/* Reads a JS number into *out. */
+static int get_number(napi_env env, napi_value v, const char *fn, const char *arg, double *out) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return fail(env, PA_TYPE_ERROR, "%s: cannot inspect argument '%s'", fn, arg);
+  if (t != napi_number) return fail(env, PA_TYPE_ERROR, "%s: argument '%s' must be a number, got %s", fn, arg, value_type_name(t));
+  if (napi_get_value_double(env, v, out) != napi_ok) return fail(env, PA_TYPE_ERROR, "%s: cannot read argument '%s'", fn, arg);
+  return 1;
+}
+
+/* Number of elements each array must have at least, from the (already validated) dimensions. */
+static void required_lengths(const pa_job *job, uint64_t need[PA_MAX_ARRAYS]) {
+  const uint64_t d0 = (uint64_t)job->dims[0], d1 = (uint64_t)job->dims[1], d2 = (uint64_t)job->dims[2];
+  switch (job->op) {
+    case PA_DGEMM:
+    case PA_SGEMM: /* m = d0, n = d1, k = d2 */
+      need[0] = d0 * d2;
+      need[1] = d2 * d1;
+      need[2] = d0 * d1;
+      break;
+    case PA_DSYEVD:
+      need[0] = d0 * d0;
+      need[1] = d0;
+      break;
+    case PA_DGESDD: {
+      const uint64_t p = d0 < d1 ? d0 : d1;
+      need[0] = d0 * d1;
+      need[1] = p;
+      need[2] = d0 * p;
+      need[3] = p * d1;
+      break;
+    }
+    case PA_DPOTRF:
+      need[0] = d0 * d0;
+      break;
+    case PA_DPOTRS:
+    case PA_DGESV:
+      need[0] = d0 * d0;
+      need[1] = d0 * d1;
+      break;
+    default:
+      break;
+  }
+}
+
+/* Limits that keep LAPACK's and LAPACKE's 32-bit index and workspace arithmetic from overflowing. */
+static int check_lapack_limits(napi_env env, const pa_job *job, const char *fn, const uint64_t need[]) {
+  if (job->op == PA_DGEMM || job->op == PA_SGEMM) return 1;
+  /* LAPACKE's row-major path allocates and indexes transposed copies with lapack_int products. */
+  for (size_t i = 0; i < job->n_arrays; i++) {
+    if (need[i] > (uint64_t)INT_MAX) {
+      return fail(env, PA_RANGE_ERROR,
+                  "%s: the dimensions need %llu elements in one array, more than LAPACK's 32-bit limit of %d",
+                  fn, (unsigned long long)need[i], INT_MAX);
+    }
+  }
+  if (job->op == PA_DSYEVD) {
+    const uint64_t n = (uint64_t)job->dims[0];
+    const uint64_t lwork = 1 + 6 * n + 2 * n * n; /* dsyevd's minimum with jobz = 'V' */
+    if (lwork > (uint64_t)INT_MAX) {
+      return fail(env, PA_RANGE_ERROR, "%s: n = %llu needs a LAPACK workspace of %llu doubles, more than %d",
+                  fn, (unsigned long long)n, (unsigned long long)lwork, INT_MAX);
+    }
+  }
+  if (job->op == PA_DGESDD) {
+    const uint64_t m = (uint64_t)job->dims[0], n = (uint64_t)job->dims[1];
+    const uint64_t p = m < n ? m : n, mx = m < n ? n : m;
+    const uint64_t inner = 4 * p * p + 4 * p;
+    const uint64_t lwork = 3 * p * p + (mx > inner ? mx : inner); /* dgesdd's minimum with jobz = 'S' */
+    if (lwork > (uint64_t)INT_MAX) {
+      return fail(env, PA_RANGE_ERROR, "%s: %llu×%llu needs a LAPACK workspace of %llu doubles, more than %d",
+                  fn, (unsigned long long)m, (unsigned long long)n, (unsigned long long)lwork, INT_MAX);
+    }
+  }
+  return 1;
+}
+
+int pa_parse_job(napi_env env, napi_callback_info info, const pa_op_spec *spec, const char *fn, pa_job *job) {
+  napi_value argv[PA_MAX_ARGS + 1];
+  size_t argc = PA_MAX_ARGS + 1;
+  const char *array_names[PA_MAX_ARRAYS];
+  size_t array_lengths[PA_MAX_ARRAYS];
+  size_t array_elsize[PA_MAX_ARRAYS];
+  int array_is_output[PA_MAX_ARRAYS];
+  size_t n_flags = 0, n_dims = 0, n_scalars = 0;
+
+  memset(job, 0, sizeof *job);
+  job->op = spec->op;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    return fail(env, PA_TYPE_ERROR, "%s: cannot read the arguments", fn);
+  }
+  if (argc != spec->argc) {
+    return fail(env, PA_TYPE_ERROR, "%s: expected %zu arguments, got %zu", fn, spec->argc, argc);
+  }
+
+  for (size_t i = 0; i < spec->argc; i++) {
+    const pa_arg_spec *a = &spec->args[i];
+    napi_value v = argv[i];
+    switch (a->kind) {
+      case PA_ARG_BOOL: {
+        napi_valuetype t;
+        bool b;
+        if (napi_typeof(env, v, &t) != napi_ok || t != napi_boolean || napi_get_value_bool(env, v, &b) != napi_ok) {
+          return fail(env, PA_TYPE_ERROR, "%s: argument '%s' must be a boolean", fn, a->name);
+        }
+        job->flags[n_flags++] = b ? 1 : 0;
+        break;
+      }
+      case PA_ARG_DIM: {
+        double d;
+        if (!get_number(env, v, fn, a->name, &d)) return 0;
+        if (!isfinite(d) || floor(d) != d) {
+          return fail(env, PA_RANGE_ERROR, "%s: dimension '%s' must be an integer, got %g", fn, a->name, d);
+        }
+        if (d < 0) return fail(env, PA_RANGE_ERROR, "%s: dimension '%s' must be >= 0, got %.0f", fn, a->name, d);
+        if (d > (double)INT_MAX) {
+          return fail(env, PA_RANGE_ERROR, "%s: dimension '%s' = %.0f exceeds the 32-bit BLAS limit %d", fn, a->name,
+                      d, INT_MAX);
+        }
+        job->dims[n_dims++] = (int)d;
+        break;
+      }
+      case PA_ARG_SCALAR: {
+        double d;
+        if (!get_number(env, v, fn, a->name, &d)) return 0;
+        if (!isfinite(d)) return fail(env, PA_RANGE_ERROR, "%s: scalar '%s' must be finite, got %g", fn, a->name, d);
+        job->scalars[n_scalars++] = d;
+        break;
+      }
+      case PA_ARG_F64:
+      case PA_ARG_F32: {
+        const napi_typedarray_type want = a->kind == PA_ARG_F64 ? napi_float64_array : napi_float32_array;
+        bool is_typed = false;
+        napi_typedarray_type type;
+        size_t length;
+        void *data;
+        if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed) {
+          napi_valuetype t = napi_undefined;
+          napi_typeof(env, v, &t);
+          return fail(env, PA_TYPE_ERROR, "%s: argument '%s' must be a %s, got %s", fn, a->name,
+                      typedarray_type_name(want), value_type_name(t));
+        }
+        /* Node returns the data pointer with the view's byte offset already applied; it also moves
+         * V8's small on-heap typed arrays off the heap, so the pointer stays valid while referenced. */
+        if (napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL) != napi_ok) {
+          return fail(env, PA_TYPE_ERROR, "%s: cannot read typed array '%s'", fn, a->name);
+        }
+        if (type != want) {
+          return fail(env, PA_TYPE_ERROR, "%s: argument '%s' must be a %s, got %s", fn, a->name,
+                      typedarray_type_name(want), typedarray_type_name(type));
+        }
+        const size_t k = job->n_arrays++;
+        job->data[k] = data;
+        job->arrays[k] = v;
+        array_names[k] = a->name;
+        array_lengths[k] = data == NULL ? 0 : length; /* a detached buffer has no data */
+        array_elsize[k] = a->kind == PA_ARG_F64 ? sizeof(double) : sizeof(float);
+        array_is_output[k] = a->is_output;
+        break;
+      }
+    }
+  }
+
+  uint64_t need[PA_MAX_ARRAYS] = {0};
+  required_lengths(job, need);
+  for (size_t i = 0; i < job->n_arrays; i++) {
+    if ((uint64_t)array_lengths[i] < need[i]) {
+      return fail(env, PA_RANGE_ERROR, "%s: array '%s' has %zu elements but the dimensions need at least %llu", fn,
+                  array_names[i], array_lengths[i], (unsigned long long)need[i]);
+    }
+  }
+  if (!check_lapack_limits(env, job, fn, need)) return 0;
+
+  /* An output sharing memory with any other operand is undefined behaviour in BLAS/LAPACK.
+   * Only the extents the call actually uses are compared, so disjoint views of one buffer are fine. */
+  for (size_t i = 0; i < job->n_arrays; i++) {
+    for (size_t j = i + 1; j < job->n_arrays; j++) {
+      if (!array_is_output[i] && !array_is_output[j]) continue;
+      if (need[i] == 0 || need[j] == 0) continue;
+      const uintptr_t lo_i = (uintptr_t)job->data[i], hi_i = lo_i + (uintptr_t)(need[i] * array_elsize[i]);
+      const uintptr_t lo_j = (uintptr_t)job->data[j], hi_j = lo_j + (uintptr_t)(need[j] * array_elsize[j]);
+      if (lo_i < hi_j && lo_j < hi_i) {
+        return fail(env, PA_RANGE_ERROR, "%s: arrays '%s' and '%s' overlap in memory; %s is written by the call", fn,
+                    array_names[i], array_names[j], array_is_output[j] ? array_names[j] : array_names[i]);
+      }
+    }
+  }
+  return 1;
+}

@@ -1,0 +1,111 @@
+/**
+ * `polyapprox fit`: a model file in, an approximant file out.
+ */
+import { totalmem } from 'node:os';
+import type { Command } from 'commander';
+import { fit, type FitOptions } from '../../approx/fit/index.js';
+import { hiddenDim, inputDim, outputDim } from '../../approx/network.js';
+import { PolynomialApproximant } from '../../approx/result.js';
+import { saveApproximant, DEFAULT_DENSE_GAMMA_LIMIT } from '../../formats/approximantFile.js';
+import { UsageError, action } from '../errors.js';
+import { loadInputModel, loadNetwork } from '../load.js';
+import { createProgress } from '../progress.js';
+import { parseArch, parseGammaForm, parseInteger } from '../options.js';
+
+interface FitFlags {
+  model: string;
+  degree: string;
+  out: string;
+  input?: string;
+  act?: string;
+  arch?: string;
+  layer?: string;
+  keys?: string;
+  json?: boolean;
+  fvu?: boolean;
+  gamma: string;
+}
+
+export function registerFit(program: Command): void {
+  program
+    .command('fit')
+    .description('fit the least-squares polynomial approximant of an MLP or GLU under a Gaussian or mixture input model')
+    .requiredOption('--model <file>', 'model weights (.safetensors, .pt/.pth/.bin, .npz)')
+    .option('--degree <K>', 'polynomial degree (1, 2, or any K ≥ 3 under a single Gaussian)', '2')
+    .requiredOption('--out <file>', 'where to write the approximant (.safetensors)')
+    .option('--input <file>', 'input model: mean/cov (Gaussian) or weights/means/covs (mixture); default N(0, I)')
+    .option('--act <name>', 'activation, overriding the file (relu, gelu, gelu_tanh, silu, sigmoid, tanh, softplus, identity, leaky_relu(a), jumprelu(t))')
+    .option('--arch <mlp|glu>', 'architecture, overriding the file')
+    .option('--layer <n>', 'which block of a multi-layer checkpoint (TransformerLens, GPT-2, LLaMA layouts)')
+    .option('--keys <map>', 'tensor names, e.g. "W1=enc.weight,b1=enc.bias,W2=dec.weight,b2=dec.bias" (suffix ^T: stored transposed)')
+    .option('--json', 'print one JSON object with fvu, r2, explained_variance_by_degree and seconds on stdout')
+    .option('--fvu', 'compute the exact variance accounting (always on with --json)')
+    .option('--gamma <form>', 'how to store a degree-2 gamma: dense, factored or auto (dense up to 512 MiB)', 'auto')
+    .addHelpText('after', `
+Examples:
+  polyapprox fit --model mlp.safetensors --degree 2 --out quad.safetensors
+  polyapprox fit --model gpt2.safetensors --layer 3 --input acts.safetensors --gamma factored --out l3.safetensors --json
+  polyapprox fit --model net.pt --keys "W1=fc.weight,b1=fc.bias,W2=head.weight,b2=head.bias" --act gelu --out a.safetensors`)
+    .action(action(async (flags: FitFlags) => {
+      const t0 = performance.now();
+      const degree = parseInteger(flags.degree, '--degree', 1);
+      const gammaForm = parseGammaForm(flags.gamma);
+      const progress = createProgress();
+      const loaded = loadNetwork(flags.model, {
+        layer: flags.layer === undefined ? undefined : parseInteger(flags.layer, '--layer', 0),
+        keys: flags.keys, arch: parseArch(flags.arch), act: flags.act,
+      });
+      const { net } = loaded;
+      const d = inputDim(net), h = hiddenDim(net), o = outputDim(net);
+      progress.note(`polyapprox: ${loaded.mapping}`);
+      const input = loadInputModel(flags.input, d);
+      if (input.kind === 'mixture' && degree > 2) throw new UsageError('under a mixture input model only degrees 1 and 2 are available');
+      const denseBytes = o * d * d * 8;
+      if (degree === 2 && gammaForm === 'dense' && denseBytes > Math.min(totalmem() / 2, 2 ** 34)) {
+        throw new UsageError(`a dense gamma would take ${(denseBytes / 2 ** 30).toFixed(1)} GiB (${o}×${d}×${d} doubles), more than this machine can hold; use --gamma factored`);
+      }
+      const variance = Boolean(flags.json || flags.fvu);
+      const opts: FitOptions = { variance };
+      progress.note(`polyapprox: fitting degree ${degree} under ${input.describe()}${variance ? ' with exact variance accounting' : ''}`);
+      const approx = fit(net, input, degree, opts);
+      saveApproximant(flags.out, approx, { gamma: gammaForm, denseLimitBytes: DEFAULT_DENSE_GAMMA_LIMIT, metadata: { source_model: flags.model, mapping: loaded.mapping } });
+      const seconds = (performance.now() - t0) / 1000;
+      const v = approx.info.variance;
+      if (flags.json) {
+        const out = {
+          fvu: v ? nullIfNaN(v.fvu) : null,
+          r2: v ? nullIfNaN(v.r2) : null,
+          explained_variance_by_degree: v ? Array.from(v.byDegree) : null,
+          total_variance: v ? v.total : null,
+          seconds,
+          degree,
+          architecture: net.arch,
+          activation: net.activation.name,
+          dims: { input: d, hidden: h, output: o },
+          input_model: input.describe(),
+          mapping: loaded.mapping,
+          gamma_form: approx instanceof PolynomialApproximant ? (approx.gamma === null ? 'none' : gammaStored(approx, gammaForm)) : 'none',
+          out: flags.out,
+        };
+        process.stdout.write(`${JSON.stringify(out)}\n`);
+      } else {
+        process.stdout.write(`fitted a degree-${degree} approximant of a ${d}→${h}→${o} ${net.activation.name} ${net.arch.toUpperCase()} under ${input.describe()} in ${seconds.toFixed(2)} s\n`);
+        if (v) process.stdout.write(`FVU ${fmt(v.fvu)} (R² ${fmt(v.r2)}); explained variance by degree: ${Array.from(v.byDegree.subarray(1), fmt).join(', ')} of ${fmt(v.total)}\n`);
+        process.stdout.write(`wrote ${flags.out}\n`);
+      }
+    }));
+}
+
+function gammaStored(a: PolynomialApproximant, form: 'dense' | 'factored' | 'auto'): string {
+  if (a.gamma?.kind === 'dense' || form === 'dense') return 'dense';
+  if (form === 'factored') return 'factored';
+  return a.denseGammaBytes() <= DEFAULT_DENSE_GAMMA_LIMIT ? 'dense' : 'factored';
+}
+
+function nullIfNaN(x: number): number | null {
+  return Number.isNaN(x) ? null : x;
+}
+
+function fmt(x: number): string {
+  return Number.isNaN(x) ? 'undefined' : x.toPrecision(6);
+}

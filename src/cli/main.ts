@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+/**
+ * The `polyapprox` command line.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { setBackend, setThreads } from '../linalg/index.js';
+import { reportError } from './errors.js';
+import { parseInteger } from './options.js';
+import { registerFit } from './commands/fit.js';
+import { registerPredict } from './commands/predict.js';
+import { registerInspect } from './commands/inspect.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('polyapprox');
+  program
+    .description('Closed-form polynomial approximants of MLPs and GLUs under Gaussian and Gaussian-mixture input models')
+    .version(pkg.version)
+    .addOption(new Option('--backend <name>', 'linear-algebra backend').choices(['auto', 'native', 'js']).env('POLYAPPROX_BACKEND'))
+    .option('--threads <n>', 'BLAS threads for the native backend')
+    .showHelpAfterError()
+    .hook('preAction', (cmd: Command) => {
+      // Errors here reject parseAsync and are reported by main().
+      const o = cmd.opts<{ backend?: 'auto' | 'native' | 'js'; threads?: string }>();
+      if (o.backend) setBackend(o.backend);
+      if (o.threads !== undefined) setThreads(parseInteger(o.threads, '--threads', 1, 1024));
+    });
+  registerFit(program);
+  registerPredict(program);
+  registerInspect(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    process.exitCode = reportError(e);
+  }
+}
+
+await main(process.argv);
