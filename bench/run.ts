@@ -11,6 +11,8 @@
  * `src/linalg/js.ts` exports `createJsBackend()`. A backend that is unavailable is reported with a note
  * and skipped, unless it was asked for with --backend, which is then an error.
  */
+import { availableParallelism, loadavg } from 'node:os';
+
 import type { BackendName, LinAlgBackend } from '../src/linalg/backend.js';
 import { loadNativeBackend } from '../src/linalg/native.js';
 import { benchLinalg } from './linalg.js';
@@ -165,6 +167,9 @@ async function main(): Promise<number> {
     console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
   }
+  // Benchmarks on a shared machine are only as good as its idleness; say how busy it was.
+  const [load1] = loadavg();
+  console.log(`machine: ${availableParallelism()} CPUs, 1-min load average ${load1!.toFixed(2)}, Node ${process.version}`);
   const sections = SECTIONS.filter((s) => args.only === undefined || args.only.includes(s.name));
   for (const section of sections) {
     console.log(`\n== ${section.name} ==`);

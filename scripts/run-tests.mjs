@@ -1,14 +1,34 @@
 #!/usr/bin/env node
 // Runs the whole test suite with node's built-in runner through tsx.
 // Node 20's `--test` does not expand globs itself, so the files are collected here.
-// Usage: node scripts/run-tests.mjs [filter...]   (filters are substrings of test file paths)
+// Before the tests it type-checks the whole project (src, tests, benchmarks) and compiles dist/, which the
+// end-to-end tests run through bin/polyapprox.mjs exactly as a user would.
+// Usage: node scripts/run-tests.mjs [--no-build] [filter...]   (filters are substrings of test file paths)
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const filters = process.argv.slice(2);
+const args = process.argv.slice(2);
+const build = !args.includes('--no-build');
+const filters = args.filter((a) => a !== '--no-build');
+
+function step(label, cmd, cmdArgs) {
+  const t = Date.now();
+  const r = spawnSync(cmd, cmdArgs, { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error(`${label} failed`);
+    process.exit(r.status ?? 1);
+  }
+  console.log(`# ${label}: ok (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+}
+
+if (build) {
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  step('type-check', process.execPath, [tsc, '-p', 'tsconfig.json', '--noEmit']);
+  step('build dist/', process.execPath, [tsc, '-p', 'tsconfig.build.json']);
+}
 
 function collect(dir) {
   const out = [];

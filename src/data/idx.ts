@@ -61,7 +61,8 @@ function inflate(bytes: Uint8Array, source: string): Uint8Array {
 function decode(bytes: Uint8Array, offset: number, count: number, dtype: IdxDType): IdxData {
   switch (dtype) {
     case 'u8':
-      return bytes.subarray(offset, offset + count);
+      // A plain Uint8Array view, also when `bytes` is a Node Buffer (whose slice() does not copy).
+      return new Uint8Array(bytes.buffer, bytes.byteOffset + offset, count);
     case 'i8':
       return new Int8Array(bytes.buffer, bytes.byteOffset + offset, count);
     default: {

@@ -360,10 +360,19 @@ export function matvec(a: Matrix, x: Float64Array, opts?: MatvecOptions): Float6
 // ---------------------------------------------------------------------------------------------------
 // Eigendecomposition and SVD
 
-function prepareEigh(s: Matrix, opts: SymmetricOptions | undefined, fn: string): Float64Array {
-  checkSquareFinite(s, 's', fn);
+function prepareEigh(s: Matrix, opts: SymmetricOptions | undefined, fn: string, name = 's'): Float64Array {
+  checkSquareFinite(s, name, fn);
   checkTolerance(opts?.symmetryTol, 'symmetryTol', fn);
-  return symmetrizedCopy(s, opts?.symmetryTol ?? DEFAULT_SYMMETRY_TOL, 's', fn);
+  return symmetrizedCopy(s, opts?.symmetryTol ?? DEFAULT_SYMMETRY_TOL, name, fn);
+}
+
+/** {@link eigh} reporting errors as coming from `fn`'s argument `name`. */
+function eighFor(s: Matrix, opts: SymmetricOptions | undefined, fn: string, name: string): EighResult {
+  const work = prepareEigh(s, opts, fn, name);
+  const n = s.rows;
+  const values = new Float64Array(n);
+  if (n > 0) resolveBackend(opts).dsyevd(n, work, values);
+  return finishEigh(n, work, values, fn);
 }
 
 function finishEigh(n: number, work: Float64Array, values: Float64Array, fn: string): EighResult {
@@ -382,12 +391,7 @@ function finishEigh(n: number, work: Float64Array, values: Float64Array, fn: str
  *   ConvergenceError if the backend's iteration fails.
  */
 export function eigh(s: Matrix, opts?: SymmetricOptions): EighResult {
-  const fn = 'eigh';
-  const work = prepareEigh(s, opts, fn);
-  const n = s.rows;
-  const values = new Float64Array(n);
-  if (n > 0) resolveBackend(opts).dsyevd(n, work, values);
-  return finishEigh(n, work, values, fn);
+  return eighFor(s, opts, 'eigh', 's');
 }
 
 /** {@link eigh}, computed off the main thread where the backend supports it. */
@@ -432,7 +436,11 @@ function finishSvd(w: SvdWork, fn: string): SvdResult {
  * @throws NonFiniteError; ConvergenceError if the backend's iteration fails.
  */
 export function svd(a: Matrix, opts?: BackendOptions): SvdResult {
-  const fn = 'svd';
+  return svdFor(a, opts, 'svd');
+}
+
+/** {@link svd} reporting errors as coming from `fn`. */
+function svdFor(a: Matrix, opts: BackendOptions | undefined, fn: string): SvdResult {
   const w = prepareSvd(a, fn);
   if (w.p > 0) resolveBackend(opts).dgesdd(w.m, w.n, w.work, w.S, w.U.data, w.Vt.data);
   return finishSvd(w, fn);
@@ -622,7 +630,7 @@ export function pinv(a: Matrix, opts?: PinvOptions): Matrix {
   const fn = 'pinv';
   checkMatrix(a, 'a', fn);
   checkTolerance(opts?.rcond, 'rcond', fn);
-  const { U, S, Vt } = svd(a, opts);
+  const { U, S, Vt } = svdFor(a, opts, fn);
   const m = a.rows, n = a.cols, p = S.length;
   const rcond = opts?.rcond ?? Math.max(m, n) * EPS;
   const cutoff = rcond * (p > 0 ? S[0]! : 0);
@@ -657,7 +665,7 @@ function psdEigen(a: Matrix, opts: SqrtPSDOptions | undefined, fn: string): { va
   checkTolerance(opts?.tol, 'tol', fn);
   const n = a.rows;
   const tol = opts?.tol ?? defaultPsdTol(n);
-  const { values, vectors } = eigh(a, { backend: opts?.backend, symmetryTol: opts?.symmetryTol });
+  const { values, vectors } = eighFor(a, opts, fn, 'a');
   const lambdaMin = n > 0 ? values[0]! : 0;
   const lambdaMax = n > 0 ? values[n - 1]! : 0;
   const scale = Math.max(Math.abs(lambdaMin), Math.abs(lambdaMax));

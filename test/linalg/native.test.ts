@@ -288,7 +288,7 @@ if (backend !== undefined && raw !== undefined) {
             }
             for (let i = m * n; i < m * n + pad; i++) assert.equal(c[i], cIn[i], 'wrote past m·n');
           }),
-          { numRuns: 150, seed: 20261126 },
+          { numRuns: 150, seed: 20261126, endOnFailure: true },
         );
       });
     }
@@ -686,7 +686,7 @@ if (backend !== undefined && raw !== undefined) {
             }
           }
         }),
-        { numRuns: 2000, seed: 4242 },
+        { numRuns: 2000, seed: 4242, endOnFailure: true },
       );
       // Both outcomes must be common, or the fuzzer is not exercising the validation or the kernels.
       assert.ok(succeeded >= 300 && refused >= 300, `succeeded ${succeeded}, refused ${refused}`);
@@ -789,17 +789,26 @@ if (backend !== undefined && raw !== undefined) {
     test('unreferenced input arrays survive garbage collection while the work runs', async () => {
       v8.setFlagsFromString('--expose-gc');
       const gc = vm.runInNewContext('gc') as () => void;
-      const n = 300;
-      const expectedA = randn(n * n, rng(63));
+      const n = 1200; // long enough (tens of ms) that the collections below happen during the product
+      const expected = new Float64Array(n * n);
+      const r = rng(63);
+      for (let i = 0; i < n * n; i++) expected[i] = r.uniform();
+      const identity = (): Float64Array => {
+        const id = new Float64Array(n * n);
+        for (let i = 0; i < n; i++) id[i * n + i] = 1;
+        return id;
+      };
       const c = new Float64Array(n * n);
-      // The inputs are only reachable through the addon's references once this call returns.
-      const pending = addon.dgemmAsync(false, false, n, n, n, 1, expectedA.slice(), Float64Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0)), 0, c);
-      for (let i = 0; i < 5; i++) {
+      // Once start() returns, the inputs are reachable only through the addon's references (a separate
+      // frame, so no interpreter register of this function still holds them).
+      const start = (): Promise<void> => addon.dgemmAsync(false, false, n, n, n, 1, expected.slice(), identity(), 0, c);
+      const pending = start();
+      for (let i = 0; i < 4; i++) {
         gc();
-        new Float64Array(n * n).fill(-1); // churn the allocator so freed memory would be reused
+        new Float64Array(n * n).fill(-1); // reuse freed memory if the inputs were collected
       }
       await pending;
-      assert.deepEqual(c, expectedA);
+      assert.deepEqual(c, expected);
     });
 
     test('many concurrent calls complete with correct results', async () => {

@@ -31,15 +31,15 @@ import { assertGaussianParameters, assertOrder, pointMassHermite, pointMassMomen
  * @returns a Float64Array of length N + 1.
  */
 export function normalCdfPowerMoments(N: number, m: number, s: number): Float64Array {
-  const t = Math.sqrt(1 + s * s);
+  const t = Math.hypot(1, s);
   const v = shiftedTailMoments(N, -m / t);
-  const a = (s * s) / t;
+  const a = s * (s / t); // s²/t without overflowing s²
   let ai = 1;
   for (let i = 0; i <= N; i++) {
     v[i] = v[i]! * ai; // now a^i·V_i
     ai *= a;
   }
-  const mu = normalMoments(N, m / (t * t), s / t);
+  const mu = normalMoments(N, m / t / t, s / t);
   const out = new Float64Array(N + 1);
   for (let j = 0; j <= N; j++) {
     let sum = 0;
@@ -78,17 +78,16 @@ export class GeluActivation extends QuadratureActivation {
 
   override meanDerivative(m: number, s: number): number {
     assertGaussianParameters('gelu.meanDerivative', m, s);
-    const t2 = 1 + s * s;
-    const y = m / Math.sqrt(t2);
-    return normCdf(y) + (y * normPdf(y)) / t2;
+    const t = Math.hypot(1, s);
+    const y = m / t;
+    return normCdf(y) + (y * normPdf(y)) / t / t;
   }
 
   override meanSecondDerivative(m: number, s: number): number {
     assertGaussianParameters('gelu.meanSecondDerivative', m, s);
-    const t2 = 1 + s * s;
-    const t = Math.sqrt(t2);
+    const t = Math.hypot(1, s);
     const y = m / t;
-    return (normPdf(y) / t) * (1 + (1 - y * y) / t2);
+    return (normPdf(y) / t) * (1 + (1 - y * y) / t / t);
   }
 
   override polyMoments(m: number, s: number, n: number): Float64Array {
@@ -107,11 +106,11 @@ export class GeluActivation extends QuadratureActivation {
     if (K === 0) return c;
     c[1] = s * this.meanDerivative(m, s);
     if (K === 1) return c;
-    const t = Math.sqrt(1 + s * s);
+    const t = Math.hypot(1, s);
     const y = m / t;
     const q = scaledNormalizedHermiteAll(K, -y, s / t, normPdf(y), normLogPdf(y));
-    const s2 = s * s;
-    for (let k = 2; k <= K; k++) c[k] = (-q[k]! + (s2 * q[k - 2]!) / Math.sqrt(k * (k - 1))) / t;
+    const a = s * (s / t); // s²/t without overflowing s²
+    for (let k = 2; k <= K; k++) c[k] = -q[k]! / t + (a * q[k - 2]!) / Math.sqrt(k * (k - 1));
     return c;
   }
 }

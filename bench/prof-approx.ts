@@ -1,0 +1,26 @@
+// Temporary profiling driver.
+import { Matrix } from '../src/linalg/matrix.js';
+import { matmul } from '../src/linalg/ops.js';
+import { Rng } from '../src/numerics/random.js';
+import { createMLP } from '../src/approx/network.js';
+import { Gaussian } from '../src/approx/inputModel.js';
+import { fitQuadratic } from '../src/approx/fit/index.js';
+import { gaussianVarianceReport } from '../src/approx/variance.js';
+const d = 784, h = Number(process.argv[2] ?? 4096), o = 10;
+const rng = new Rng(1);
+const W1 = new Matrix(h, d, rng.fillNormal(new Float64Array(h * d)).map((v) => v / Math.sqrt(d)));
+const W2 = new Matrix(o, h, rng.fillNormal(new Float64Array(o * h)).map((v) => v / Math.sqrt(h)));
+const net = createMLP({ W1, b1: rng.fillNormal(new Float64Array(h)).map((v) => 0.1 * v), W2, activation: process.argv[3] ?? 'relu' });
+const A = new Matrix(d, d, rng.fillNormal(new Float64Array(d * d)));
+const S = matmul(A, A, { transB: true });
+for (let i = 0; i < d * d; i++) S.data[i]! /= d;
+for (let i = 0; i < d; i++) S.data[i * d + i]! += 0.1;
+for (let i = 0; i < d; i++) for (let j = 0; j < i; j++) S.data[j * d + i] = S.data[i * d + j]!;
+const g = new Gaussian(new Float64Array(d), S);
+let t = performance.now();
+fitQuadratic(net, g);
+console.log('fit', performance.now() - t);
+t = performance.now();
+const diag = { pairs: 0, seriesTerms: 0, quadraturePairs: 0 };
+const r = gaussianVarianceReport(net, g, 2, {}, diag);
+console.log('variance', performance.now() - t, r.fvu, diag);
