@@ -292,13 +292,16 @@ function assertRuleSize(n: number, fn: string): void {
 
 /**
  * The n-point Gauss–Hermite rule for the physicists' weight e^{−x²}: ∫ e^{−x²} f(x) dx ≈ Σ_i w_i f(x_i),
- * exact for polynomials of degree ≤ 2n − 1. Nodes are Golub–Welsch eigenvalues polished by Newton's method on
- * the orthonormal recurrence; weights are 1/(n·p_{n−1}(x_i)²) evaluated in log form, so they keep their relative
- * accuracy (≈ 1e-14 for n ≤ 200) down to the smallest representable value and underflow to 0 only where the
- * true weight is below the double range (`logWeights` remains finite there). Nodes are ascending and exactly
- * symmetric. Cost O(n²) the first time; results are cached per n (each call returns fresh copies).
+ * exact for polynomials of degree ≤ 2n − 1. Nodes are Golub–Welsch eigenvalues (implicit QL) polished by Newton's
+ * method on H_n; weights are the Christoffel function 1/Σ_{k<n} p_k(x_i)² of the orthonormal polynomials, with
+ * exact power-of-two rescaling, so they keep their relative accuracy down to the smallest normal double and
+ * underflow only where the true weight is below the double range (`logWeights` stays finite there).
+ * Measured against 60-digit references: nodes ≤ 6e-16 relative, weights ≤ 7e-14 relative for n ≤ 200 and
+ * ≤ 1e-13 for n = 400 (the weight inherits 2x²·(node rounding) from its node). Nodes are ascending and exactly
+ * symmetric, the middle node of an odd rule is exactly 0. Cost O(n²) on first use (n = 1000: ≈ 0.1 s,
+ * n = 5000: ≈ 1.5 s); cached per n, and every call returns fresh copies.
  * @param n number of nodes, an integer ≥ 1.
- * @throws InvalidArgumentError for a bad n; ConvergenceError if an iteration fails (not observed for n ≤ 10^4).
+ * @throws InvalidArgumentError for a bad n; ConvergenceError if an iteration fails (not observed for n ≤ 5000).
  */
 export function gaussHermite(n: number): GaussRule {
   assertRuleSize(n, 'gaussHermite');
