@@ -32,7 +32,13 @@ export interface BenchLinalgOptions {
 /** One measured case. */
 export interface BenchLinalgCase {
   label: string;
+  /** Median wall-clock time. */
   medianMs: number;
+  /**
+   * Median CPU time of the whole process (all BLAS threads, including their spin-waits). On a busy
+   * machine wall time inflates while single-thread CPU time stays close to the idle wall time.
+   */
+  medianCpuMs: number;
   /** Only for GEMM. */
   gflops?: number;
   /** Native-backend target, if the case has one. */
@@ -70,20 +76,24 @@ function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-/** Median wall time of `run` in ms; `prepare` (untimed) runs before every call. */
-function timeMedian(prepare: () => void, run: () => void, runs: number, warmup: number): number {
+/** Median wall and process CPU time of `run` in ms; `prepare` (untimed) runs before every call. */
+function timeMedian(prepare: () => void, run: () => void, runs: number, warmup: number): { wall: number; cpu: number } {
   for (let i = 0; i < warmup; i++) {
     prepare();
     run();
   }
-  const times: number[] = [];
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < runs; i++) {
     prepare();
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     run();
-    times.push(performance.now() - t0);
+    wall.push(performance.now() - t0);
+    const dc = process.cpuUsage(c0);
+    cpu.push((dc.user + dc.system) / 1000);
   }
-  return median(times);
+  return { wall: median(wall), cpu: median(cpu) };
 }
 
 function fmtMs(ms: number): string {
@@ -131,34 +141,35 @@ function benchOne(be: LinAlgBackend, x: Inputs, runs: number, warmup: number): B
   const cases: BenchLinalgCase[] = [];
   const isNative = be.name === 'native';
   const gemmFlops = 2 * n * n * k;
+  const add = (label: string, t: { wall: number; cpu: number }, extra: Partial<BenchLinalgCase> = {}): void => {
+    cases.push({ label, medianMs: t.wall, medianCpuMs: t.cpu, ...extra });
+  };
 
   const c64 = new Float64Array(n * n);
   const gemm64 = timeMedian(() => {}, () => be.dgemm(false, false, n, n, k, 1, x.a, x.b, 0, c64), runs, warmup);
-  const gf64 = gemmFlops / gemm64 / 1e6;
-  cases.push({
-    label: `GEMM f64 ${n}×${k}×${n}`, medianMs: gemm64, gflops: gf64,
+  const gf64 = gemmFlops / gemm64.wall / 1e6;
+  add(`GEMM f64 ${n}×${k}×${n}`, gemm64, {
+    gflops: gf64,
     target: isNative ? { text: '≥ 60 GFLOP/s', pass: gf64 >= 60 } : undefined,
   });
 
   const c32 = new Float32Array(n * n);
   const gemm32 = timeMedian(() => {}, () => be.sgemm(false, false, n, n, k, 1, x.a32, x.b32, 0, c32), runs, warmup);
-  cases.push({ label: `GEMM f32 ${n}×${k}×${n}`, medianMs: gemm32, gflops: gemmFlops / gemm32 / 1e6 });
+  add(`GEMM f32 ${n}×${k}×${n}`, gemm32, { gflops: gemmFlops / gemm32.wall / 1e6 });
 
   const work = new Float64Array(n * n);
   const w = new Float64Array(n);
   const eig = timeMedian(() => work.set(x.s), () => be.dsyevd(n, work, w), runs, warmup);
-  cases.push({
-    label: `sym eig ${n} (values+vectors)`, medianMs: eig,
-    target: isNative ? { text: '≤ 150 ms', pass: eig <= 150 } : undefined,
+  add(`sym eig ${n} (values+vectors)`, eig, {
+    target: isNative ? { text: '≤ 150 ms', pass: eig.wall <= 150 } : undefined,
   });
 
   const sv = new Float64Array(n);
   const u = new Float64Array(n * n);
   const vt = new Float64Array(n * n);
   const svd = timeMedian(() => work.set(x.g), () => be.dgesdd(n, n, work, sv, u, vt), runs, warmup);
-  cases.push({
-    label: `thin SVD ${n}×${n}`, medianMs: svd,
-    target: isNative ? { text: '≤ 400 ms', pass: svd <= 400 } : undefined,
+  add(`thin SVD ${n}×${n}`, svd, {
+    target: isNative ? { text: '≤ 400 ms', pass: svd.wall <= 400 } : undefined,
   });
 
   const rhs1 = new Float64Array(n);
@@ -167,7 +178,7 @@ function benchOne(be: LinAlgBackend, x: Inputs, runs: number, warmup: number): B
     () => { be.dpotrf(n, work); be.dpotrs(n, 1, work, rhs1); },
     runs, warmup,
   );
-  cases.push({ label: `Cholesky solve ${n}, 1 RHS`, medianMs: chol1 });
+  add(`Cholesky solve ${n}, 1 RHS`, chol1);
 
   const rhsN = new Float64Array(n * n);
   const cholN = timeMedian(
@@ -175,7 +186,7 @@ function benchOne(be: LinAlgBackend, x: Inputs, runs: number, warmup: number): B
     () => { be.dpotrf(n, work); be.dpotrs(n, n, work, rhsN); },
     runs, warmup,
   );
-  cases.push({ label: `Cholesky solve ${n}, ${n} RHS`, medianMs: cholN });
+  add(`Cholesky solve ${n}, ${n} RHS`, cholN);
   return cases;
 }
 
@@ -209,7 +220,7 @@ export async function benchLinalg(backends: readonly LinAlgBackend[], opts: Benc
       for (const c of cases) {
         const rate = c.gflops !== undefined ? `${c.gflops.toFixed(1).padStart(7)} GFLOP/s` : ''.padStart(15);
         const target = c.target ? `   target ${c.target.text.padEnd(13)} ${c.target.pass ? 'PASS' : 'FAIL'}` : '';
-        log(`  ${c.label.padEnd(30)} ${fmtMs(c.medianMs).padStart(10)}  ${rate}${target}`);
+        log(`  ${c.label.padEnd(30)} ${fmtMs(c.medianMs).padStart(10)}  (cpu ${fmtMs(c.medianCpuMs).padStart(9)})  ${rate}${target}`);
       }
       results.push({ backend: be.name, threads, runs, cases });
     } finally {

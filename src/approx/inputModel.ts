@@ -72,6 +72,8 @@ export class Gaussian {
   readonly mean: Float64Array;
   readonly cov: Matrix | null;
   private sqrtCache: Matrix | null = null;
+  /** W·Σ products already computed for a weight matrix (a fit and its variance report both need them). */
+  private readonly covProducts = new WeakMap<Matrix, Matrix>();
 
   /**
    * @param mean μ [d]
@@ -101,10 +103,19 @@ export class Gaussian {
     return this.cov ?? Matrix.identity(this.dim);
   }
 
-  /** W·Σ for W [h, d]: the cross-covariance of the preactivations W x with x, transposed. */
+  /**
+   * W·Σ for W [h, d]: the cross-covariance of the preactivations W x with x, transposed. Memoised per W (by
+   * identity), so callers must not mutate W or the result.
+   */
   rightMultiplyCov(W: Matrix): Matrix {
     if (W.cols !== this.dim) throw new ShapeError(`a matrix with ${W.cols} columns cannot multiply a ${this.dim}-dimensional covariance`);
-    return this.cov === null ? W : matmul(W, this.cov);
+    if (this.cov === null) return W;
+    let WS = this.covProducts.get(W);
+    if (WS === undefined) {
+      WS = matmul(W, this.cov);
+      this.covProducts.set(W, WS);
+    }
+    return WS;
   }
 
   /** The symmetric PSD square root S of Σ (S S = Σ), computed once. */

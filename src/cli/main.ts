@@ -10,6 +10,8 @@ import { parseInteger } from './options.js';
 import { registerFit } from './commands/fit.js';
 import { registerPredict } from './commands/predict.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerTrain } from './commands/train.js';
+import { registerInput } from './commands/input.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -30,6 +32,8 @@ export function buildProgram(): Command {
   registerFit(program);
   registerPredict(program);
   registerInspect(program);
+  registerTrain(program);
+  registerInput(program);
   return program;
 }
 

@@ -205,6 +205,14 @@ function loadBuiltin(name: BuiltinDatasetName, opts: LoadDatasetOptions): Datase
   return { ...ds, classes: 10 };
 }
 
+/** A safetensors file starts with a plausible little-endian header length followed by `{`. */
+function looksLikeSafetensors(bytes: Uint8Array): boolean {
+  if (bytes.length < 10) return false;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = dv.getUint32(0, true) + dv.getUint32(4, true) * 2 ** 32;
+  return n >= 2 && n <= bytes.length - 8 && bytes[8] === 0x7b;
+}
+
 function tensorFromFile(bytes: Uint8Array, path: string): { kind: 'npy'; tensor: Tensor } | { kind: 'named'; tensors: Map<string, Tensor> } {
   if (isZip(bytes)) return { kind: 'named', tensors: readNpz(bytes, path) };
   if (isNpy(bytes)) return { kind: 'npy', tensor: readNpy(bytes, path) };
@@ -253,13 +261,17 @@ function readLabelsFile(path: string): ArrayLike<number> {
 export function loadUserDataset(path: string, opts: Pick<LoadDatasetOptions, 'labels'> = {}): Dataset {
   const bytes = readBytes(path, 'data file');
   const name = basename(path);
-  if (!isZip(bytes) && !isNpy(bytes) && isIdxPath(path, bytes)) {
+  const container = isZip(bytes) || isNpy(bytes) || looksLikeSafetensors(bytes);
+  if (!container && isIdxPath(path, bytes)) {
     const labelsPath = opts.labels ?? defaultIdxLabelsPath(path);
     if (labelsPath === undefined) {
       throw new InvalidArgumentError(`${path}: IDX images need a labels file; none found next to it, pass one with --labels`);
     }
     const images = parseIdx(bytes, path);
     return fromArrays(images.data, images.dims, images.dtype === 'u8', readLabelsFile(labelsPath), name, path, labelsPath);
+  }
+  if (!container && !/\.(npz|npy|safetensors)$/i.test(path)) {
+    throw new FormatError(`${path}: unrecognized data file format (expected .npz or .safetensors with x and y, .npy, or IDX)`);
   }
   const parsed = tensorFromFile(bytes, path);
   let x: Tensor;
@@ -300,21 +312,29 @@ function fromArrays(
 
 /**
  * The global scalar mean and unbiased standard deviation of all entries of `x` (torch's `x.mean()`,
- * `x.std()`), accumulated in float64.
+ * `x.std()`), accumulated in float64 with Neumaier's compensated summation, so the result does not
+ * depend on the tens of millions of terms being summed in sequence.
  */
 export function pixelStatistics(x: Matrix32): { mean: number; std: number } {
   const { data } = x;
   const n = data.length;
   if (n < 2) throw new InvalidArgumentError(`pixelStatistics: need at least 2 values, got ${n}`);
+  const mean = compensatedSum(data, 0) / n;
+  return { mean, std: Math.sqrt(compensatedSum(data, mean, true) / (n - 1)) };
+}
+
+/** Σ (v − shift) or, with `square`, Σ (v − shift)², by Neumaier's compensated summation. */
+function compensatedSum(data: Float32Array, shift: number, square = false): number {
   let sum = 0;
-  for (let i = 0; i < n; i++) sum += data[i]!;
-  const mean = sum / n;
-  let ss = 0;
-  for (let i = 0; i < n; i++) {
-    const t = data[i]! - mean;
-    ss += t * t;
+  let comp = 0;
+  for (let i = 0; i < data.length; i++) {
+    let v = data[i]! - shift;
+    if (square) v *= v;
+    const t = sum + v;
+    comp += Math.abs(sum) >= Math.abs(v) ? sum - t + v : v - t + sum;
+    sum = t;
   }
-  return { mean, std: Math.sqrt(ss / (n - 1)) };
+  return sum + comp;
 }
 
 /**

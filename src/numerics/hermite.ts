@@ -83,7 +83,9 @@ export function normalizedHermiteAll(K: number, x: number, out?: Float64Array): 
  * Monomial coefficients of He_k: He_k(x) = Σ_j c[j]·x^j, with c[j] = 0 unless j ≡ k (mod 2), and
  * c[k − 2m] = (−1)^m k!/(m!·(k − 2m)!·2^m).
  * @param k degree, an integer ≥ 0.
- * @returns a Float64Array of length k + 1 indexed by power (exact integers while they stay below 2^53, i.e. k ≲ 40).
+ * @returns a Float64Array of length k + 1 indexed by power. Every coefficient whose magnitude is below 2^53 is exact
+ *   (the recurrence |c_{k+1}[p]| = |c_k[p−1]| + k·|c_{k−1}[p]| never cancels, so all its inputs are smaller integers);
+ *   larger ones (from k = 26 on) carry a relative error ≲ k·1.1e-16.
  * @throws InvalidArgumentError for a bad k.
  */
 export function hermiteHeCoefficients(k: number): Float64Array {
@@ -253,12 +255,12 @@ function computeGaussHermite(n: number): GaussRule {
   const half = n >> 1;
   const setNode = (idx: number, x: number): void => {
     const [w, logW] = christoffelWeight(n, x, a, b);
-    nodes[idx] = x;
-    weights[idx] = w;
-    logWeights[idx] = logW;
     nodes[n - 1 - idx] = -x;
     weights[n - 1 - idx] = w;
     logWeights[n - 1 - idx] = logW;
+    nodes[idx] = x; // after the mirror, so that the middle node of an odd rule is +0, not −0
+    weights[idx] = w;
+    logWeights[idx] = logW;
   };
   // Positive nodes are polished by Newton's method to full relative accuracy, which the eigenvalues lack near 0;
   // the rule is then made exactly symmetric, with the middle node exactly 0 for odd n.

@@ -234,7 +234,7 @@ function checkBatch(mlp: Mlp, x: FloatArray, batch: number, ws: MlpWorkspace): v
  * @param x [batch, input] row-major (only the first batch·input entries are read)
  * @returns a view of the workspace, [batch, output]; overwritten by the next pass
  */
-export function forward(mlp: Mlp, x: FloatArray, batch: number, ws: MlpWorkspace): FloatArray {
+export function mlpForward(mlp: Mlp, x: FloatArray, batch: number, ws: MlpWorkspace): FloatArray {
   checkBatch(mlp, x, batch, ws);
   let input = x;
   const L = mlp.layers.length;
@@ -256,9 +256,9 @@ export function forward(mlp: Mlp, x: FloatArray, batch: number, ws: MlpWorkspace
 
 /**
  * Backpropagates `ws.delta[last]` (∂loss/∂logits of the batch, set by the caller) through the network
- * after a {@link forward} pass on the same `x`, filling `ws.grads`.
+ * after a {@link mlpForward} pass on the same `x`, filling `ws.grads`.
  */
-export function backward(mlp: Mlp, x: FloatArray, batch: number, ws: MlpWorkspace): void {
+export function mlpBackward(mlp: Mlp, x: FloatArray, batch: number, ws: MlpWorkspace): void {
   checkBatch(mlp, x, batch, ws);
   for (let l = mlp.layers.length - 1; l >= 0; l--) {
     const { inFeatures, outFeatures, weight } = mlp.layers[l]!;
@@ -285,9 +285,9 @@ export function backward(mlp: Mlp, x: FloatArray, batch: number, ws: MlpWorkspac
  * @param labels class of each row of the batch
  */
 export function lossAndGradients(mlp: Mlp, x: FloatArray, labels: ArrayLike<number>, batch: number, ws: MlpWorkspace): LossResult {
-  const logits = forward(mlp, x, batch, ws);
+  const logits = mlpForward(mlp, x, batch, ws);
   const result = softmaxCrossEntropy(logits, labels, batch, outputWidth(mlp), ws.delta[mlp.layers.length - 1]!);
-  backward(mlp, x, batch, ws);
+  mlpBackward(mlp, x, batch, ws);
   return result;
 }
 
@@ -295,17 +295,17 @@ export function lossAndGradients(mlp: Mlp, x: FloatArray, labels: ArrayLike<numb
  * Mean loss and accuracy over a whole dataset, evaluated in chunks of `ws.maxBatch` rows.
  * @param x [n, input] row-major
  */
-export function evaluate(mlp: Mlp, x: FloatArray, labels: Uint8Array, n: number, ws: MlpWorkspace): { loss: number; accuracy: number } {
-  if (n < 1) throw new InvalidArgumentError(`evaluate: need at least one sample, got ${n}`);
+export function evaluateMlp(mlp: Mlp, x: FloatArray, labels: Uint8Array, n: number, ws: MlpWorkspace): { loss: number; accuracy: number } {
+  if (n < 1) throw new InvalidArgumentError(`evaluateMlp: need at least one sample, got ${n}`);
   const d = inputWidth(mlp);
   const o = outputWidth(mlp);
-  if (x.length < n * d) throw new ShapeError(`evaluate: input has ${x.length} entries, ${n}×${d} needed`);
-  if (labels.length < n) throw new ShapeError(`evaluate: ${labels.length} labels for ${n} samples`);
+  if (x.length < n * d) throw new ShapeError(`evaluateMlp: input has ${x.length} entries, ${n}×${d} needed`);
+  if (labels.length < n) throw new ShapeError(`evaluateMlp: ${labels.length} labels for ${n} samples`);
   let loss = 0;
   let correct = 0;
   for (let start = 0; start < n; start += ws.maxBatch) {
     const b = Math.min(ws.maxBatch, n - start);
-    const logits = forward(mlp, x.subarray(start * d, (start + b) * d), b, ws);
+    const logits = mlpForward(mlp, x.subarray(start * d, (start + b) * d), b, ws);
     const r = softmaxCrossEntropy(logits, labels.subarray(start, start + b), b, o);
     loss += r.loss * b;
     correct += r.correct;

@@ -30,7 +30,7 @@ import { Rng } from '../numerics/random.js';
 import { describeScaling, type Dataset } from '../data/datasets.js';
 import { writeMlpCheckpoint } from './checkpoint.js';
 import {
-  evaluate,
+  evaluateMlp,
   initMlp,
   lossAndGradients,
   mlpSizes,
@@ -277,7 +277,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const seconds = (): number => (performance.now() - t0) / 1000;
 
   const testMetrics = (): { loss: number; accuracy: number } | null =>
-    testSet && evalWs && testX ? evaluate(mlp, testX, testSet.labels, testSet.x.rows, evalWs) : null;
+    testSet && evalWs && testX ? evaluateMlp(mlp, testX, testSet.labels, testSet.x.rows, evalWs) : null;
 
   const writeLog = (finished: boolean): void => {
     if (logPath === null) return;

@@ -34,7 +34,7 @@ export function registerInput(program: Command): void {
     .requiredOption('--out <file>', 'where to write the input model (.safetensors, or .npz)')
     .option('--eps <x>', 'added to every covariance diagonal (data covariances of images are singular)', '1e-6')
     .option('--labels <file>', 'labels for a .npy or IDX data file')
-    .option('--standardize', 'standardize pixels with the training split\'s global mean and std, as `train --standardize` does')
+    .option('--standardize', 'standardize pixels by a global mean and std exactly as `train --standardize` does (a built-in split: its training split\'s; a file: its own)')
     .option('--json', 'print one JSON summary object on stdout')
     .addHelpText('after', `
 Examples:

@@ -63,7 +63,7 @@ function nonNegativeNumber(value: string, flag: string): number {
 }
 
 /** Training and test sets for `--data` (mnist, fashion, or a file), `--test-data` and `--holdout`. */
-function loadData(flags: TrainFlags, seed: number): { train: Dataset; test: Dataset; note?: string } {
+function loadData(flags: TrainFlags, seed: number, holdout: number): { train: Dataset; test: Dataset; note?: string } {
   const standardize = Boolean(flags.standardize);
   const builtin = flags.data === 'mnist' || flags.data === 'fashion';
   if (builtin) {
@@ -73,30 +73,33 @@ function loadData(flags: TrainFlags, seed: number): { train: Dataset; test: Data
       test: loadDataset(`${flags.data}-test`, { standardize }),
     };
   }
-  const raw = loadDataset(flags.data, flags.labels === undefined ? {} : { labels: flags.labels });
+  // Standardisation uses the statistics of the --data file as given (before any hold-out split), exactly as
+  // `polyapprox input --data <file> --standardize` does, so trained networks and input models agree.
+  const loaded = loadDataset(flags.data, flags.labels === undefined ? {} : { labels: flags.labels });
+  const stats = standardize ? pixelStatistics(loaded.x) : null;
+  const scale = (ds: Dataset): Dataset => (stats === null ? ds : standardizeDataset(ds, stats));
+  const raw = scale(loaded);
   let trainSet: Dataset;
   let testSet: Dataset;
   let note: string | undefined;
   if (flags.testData !== undefined) {
     trainSet = raw;
-    testSet = loadDataset(flags.testData, flags.testLabels === undefined ? {} : { labels: flags.testLabels });
+    testSet = scale(loadDataset(flags.testData, flags.testLabels === undefined ? {} : { labels: flags.testLabels }));
   } else {
-    const fraction = parseNumber(flags.holdout, '--holdout');
-    if (!(fraction > 0 && fraction < 1)) throw new UsageError(`--holdout must be in (0, 1), got "${flags.holdout}"`);
-    ({ train: trainSet, test: testSet } = splitHoldout(raw, fraction, seed));
-    note = `no --test-data: holding out ${testSet.x.rows} of ${raw.x.rows} samples (--holdout ${fraction}) as the test set`;
-  }
-  if (standardize) {
-    // The training part's statistics standardise both parts, so they see the same map.
-    const stats = pixelStatistics(trainSet.x);
-    trainSet = standardizeDataset(trainSet, stats);
-    testSet = standardizeDataset(testSet, stats);
+    ({ train: trainSet, test: testSet } = splitHoldout(raw, holdout, seed));
+    note = `no --test-data: holding out ${testSet.x.rows} of ${raw.x.rows} samples (--holdout ${holdout}) as the test set`;
   }
   return note === undefined ? { train: trainSet, test: testSet } : { train: trainSet, test: testSet, note };
 }
 
-/** Builds the training configuration from the flags (preset values unless overridden). */
-function buildConfig(flags: TrainFlags, data: { train: Dataset; test: Dataset }, seed: number): TrainConfig {
+/** The training configuration without its data, from the flags (preset values unless overridden). */
+type Hyperparameters = Omit<TrainConfig, 'train' | 'test'>;
+
+/**
+ * Resolves every flag against the preset, so bad values are reported before any data is loaded.
+ * @throws UsageError naming the flag
+ */
+function parseHyperparameters(flags: TrainFlags, seed: number): Hyperparameters {
   const preset = getPreset(parseChoice(flags.preset, '--preset', Object.keys(PRESETS) as ('paper' | 'quick')[]));
   const optimizer = flags.optim === undefined ? preset.optimizer : parseChoice(flags.optim, '--optim', ['adamw', 'sgd'] as const);
   const epochs = flags.epochs === undefined ? preset.epochs : parseInteger(flags.epochs, '--epochs', 1);
@@ -107,9 +110,7 @@ function buildConfig(flags: TrainFlags, data: { train: Dataset; test: Dataset },
   const noiseP = parseNumber(flags.noiseP, '--noise-p');
   if (!(noiseP >= 0 && noiseP <= 1)) throw new UsageError(`--noise-p must be in [0, 1], got "${flags.noiseP}"`);
   if (flags.momentum !== undefined && optimizer !== 'sgd') throw new UsageError('--momentum applies to --optim sgd only');
-  const config: TrainConfig = {
-    train: data.train,
-    test: data.test,
+  const config: Hyperparameters = {
     hidden: flags.hidden === undefined ? preset.hidden : parseInteger(flags.hidden, '--hidden', 1, 1 << 20),
     depth: flags.depth === undefined ? preset.depth : parseInteger(flags.depth, '--depth', 1, 64),
     activation: flags.act === undefined ? preset.activation : parseChoice(flags.act.toLowerCase(), '--act', TRAIN_ACTIVATIONS) as TrainActivation,
@@ -159,7 +160,7 @@ export function registerTrain(program: Command): void {
     .option('--noise-p <p>', 'probability that a training sample gets noise', '0.5')
     .option('--checkpoints <list>', 'pow2 (steps 1, 2, 4, … and the last) or steps like 1,2,8,100')
     .option('--seed <n>', 'random seed (initialisation, batch order, noise)', '0')
-    .option('--standardize', 'standardize inputs with the training set\'s global pixel mean and std (default: raw [0, 1] pixels)')
+    .option('--standardize', 'standardize inputs by a global pixel mean and std: the training split\'s for mnist/fashion, the whole --data file\'s for a file (default: raw [0, 1] pixels)')
     .option('--json', 'print one JSON summary object on stdout')
     .addHelpText('after', `
 Presets:
@@ -173,11 +174,13 @@ Examples:
   polyapprox fit --model runs/quick/step-64.safetensors --degree 2 --out quad-64.safetensors`)
     .action(action(async (flags: TrainFlags) => {
       const seed = parseInteger(flags.seed, '--seed', 0, 2 ** 31 - 1);
-      parseChoice(flags.preset, '--preset', Object.keys(PRESETS));
+      const hyper = parseHyperparameters(flags, seed);
+      const holdout = parseNumber(flags.holdout, '--holdout');
+      if (!(holdout > 0 && holdout < 1)) throw new UsageError(`--holdout must be in (0, 1), got "${flags.holdout}"`);
       const progress = createProgress();
-      const data = loadData(flags, seed);
+      const data = loadData(flags, seed, holdout);
       if (data.note !== undefined) progress.note(`polyapprox: ${data.note}`, true);
-      const config = buildConfig(flags, data, seed);
+      const config: TrainConfig = { ...hyper, train: data.train, test: data.test };
       const { totalSteps } = planRun(config);
       resolveCheckpointSteps(config.checkpoints, totalSteps, config.checkpointLast ?? true);
       let lastTest: number | null = null;
