@@ -37,7 +37,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, resolve as resolvePath } from 'node:path';
 import { FormatError, InvalidArgumentError, NotPositiveDefiniteError, PolyapproxError } from '../errors.js';
 import { Matrix } from '../linalg/matrix.js';
 import { cholesky, matmul } from '../linalg/ops.js';
@@ -103,8 +103,10 @@ export interface StudySettings {
   /** Ridge added to data covariances. */
   eps: number;
   seed: number;
-  /** `mnist` or `fashion`. */
-  data: 'mnist' | 'fashion';
+  /** Training data for the data Gaussian and mixture: a built-in name (`mnist-train`) or a resolved file path. */
+  train: string;
+  /** Test data: a built-in name (`mnist-test`) or a resolved file path. */
+  test: string;
   /** Number of training images used for the data Gaussian and mixture (null = all). */
   trainLimit: number | null;
   /** Number of test images evaluated (null = all). */
@@ -143,8 +145,14 @@ export interface StudyOptions {
   samples?: number;
   eps?: number;
   seed?: number;
-  /** Dataset; default from the checkpoints' `dataset` metadata, else `mnist`. */
+  /** Built-in dataset; default from the checkpoints' `dataset` metadata, else `mnist`. */
   data?: 'mnist' | 'fashion';
+  /**
+   * User data instead of a built-in dataset (any file `loadDataset` reads, e.g. .safetensors/.npz with `x`, `y`);
+   * both must be given together. Identified in the cache key by resolved path only.
+   */
+  trainData?: string;
+  testData?: string;
   trainLimit?: number | null;
   testLimit?: number | null;
   /** Ignore cached results. Default false. */
@@ -286,14 +294,15 @@ function firstRows(ds: Dataset, limit: number | null): Dataset {
  * (first `trainLimit`) training images, and draws the synthetic evaluation sets.
  */
 export function buildStudyContext(settings: StudySettings, note: (m: string) => void = () => {}): StudyContext {
-  let train = firstRows(loadDataset(`${settings.data}-train`), settings.trainLimit);
-  let test = firstRows(loadDataset(`${settings.data}-test`), settings.testLimit);
+  let train = firstRows(loadDataset(settings.train), settings.trainLimit);
+  let test = firstRows(loadDataset(settings.test), settings.testLimit);
   if (settings.standardize !== null) {
     train = standardizeDataset(train, settings.standardize);
     test = standardizeDataset(test, settings.standardize);
   }
   const d = train.x.cols;
-  note(`study: estimating the data Gaussian and the ${train.classes}-class mixture from ${train.x.rows} training images`);
+  if (test.x.cols !== d) throw new InvalidArgumentError(`the training data have ${d} features but the test data ${test.x.cols}`);
+  note(`study: estimating the data Gaussian and the ${train.classes}-class mixture from ${train.x.rows} training samples`);
   const models = {
     n01: Gaussian.standard(d),
     data_gaussian: dataGaussian(train.x, settings.eps),
@@ -405,7 +414,7 @@ export function studyCheckpoint(
 ): { rows: StudyRow[]; unavailable: Record<string, string>; seconds: CheckpointStudy['seconds'] } {
   const t0 = performance.now();
   if (inputDim(net) !== ctx.d) {
-    throw new InvalidArgumentError(`the checkpoint at step ${step} takes ${inputDim(net)} inputs but the ${settings.data} images have ${ctx.d} pixels`);
+    throw new InvalidArgumentError(`the checkpoint at step ${step} takes ${inputDim(net)} inputs but the samples of ${settings.train} have ${ctx.d} features`);
   }
   const unavailable: Record<string, string> = {};
   const fitSeconds: Record<string, number> = {};
@@ -556,11 +565,22 @@ function resolveSettings(opts: StudyOptions, files: CheckpointFile[]): StudySett
       throw new FormatError(`${f.path}: the file name says step ${f.step} but its metadata says step ${meta['step']}`);
     }
   }
-  const dataMeta = metas[0]!.meta['dataset'];
-  const data = opts.data ?? (dataMeta?.startsWith('fashion') ? 'fashion' : 'mnist');
-  if (data !== 'mnist' && data !== 'fashion') throw new InvalidArgumentError(`data must be "mnist" or "fashion", got "${String(data)}"`);
+  let train: string;
+  let test: string;
+  if (opts.trainData !== undefined || opts.testData !== undefined) {
+    if (opts.trainData === undefined || opts.testData === undefined) throw new InvalidArgumentError('trainData and testData must be given together');
+    if (opts.data !== undefined) throw new InvalidArgumentError('give either data or trainData/testData, not both');
+    train = resolvePath(opts.trainData);
+    test = resolvePath(opts.testData);
+  } else {
+    const dataMeta = metas[0]!.meta['dataset'];
+    const data = opts.data ?? (dataMeta?.startsWith('fashion') ? 'fashion' : 'mnist');
+    if (data !== 'mnist' && data !== 'fashion') throw new InvalidArgumentError(`data must be "mnist" or "fashion", got "${String(data)}"`);
+    train = `${data}-train`;
+    test = `${data}-test`;
+  }
   return {
-    samples, eps, seed, data, trainLimit, testLimit, standardize: scalings[0]!.s,
+    samples, eps, seed, train, test, trainLimit, testLimit, standardize: scalings[0]!.s,
     mixtureQuadraticVariance: opts.mixtureQuadraticVariance ?? true,
   };
 }

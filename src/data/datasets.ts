@@ -250,7 +250,7 @@ function readLabelsFile(path: string): ArrayLike<number> {
  * A dataset from a user file:
  * - IDX images (`*.idx`, `*-idx3-ubyte`, optionally `.gz`) with labels from `opts.labels` or the
  *   conventional sibling `*-labels-idx1-ubyte`;
- * - `.npz` or `.safetensors` holding `x` [n, ...] and `y` [n];
+ * - `.npz` or `.safetensors` holding `x` [n, ...] and `y` [n] (`opts.labels`, if given, replaces `y`);
  * - `.npy` holding `x`, with labels from `opts.labels` (.npy or IDX).
  * uint8 samples are scaled to [0, 1]; any other type is used as is.
  *
@@ -286,15 +286,16 @@ export function loadUserDataset(path: string, opts: Pick<LoadDatasetOptions, 'la
     const t = parsed.tensors;
     const xt = t.get('x');
     const yt = t.get('y');
-    if (xt === undefined || yt === undefined) {
+    if (xt === undefined || (yt === undefined && opts.labels === undefined)) {
       throw new FormatError(`${path}: expected tensors "x" (samples) and "y" (labels); it has ${[...t.keys()].map((k) => `"${k}"`).join(', ') || 'none'}`);
     }
-    if (yt.shape.length !== 1) throw new ShapeError(`${path}: "y" must be 1-D, got shape ${formatShape(yt.shape)}`);
     x = xt;
-    y = yt.data;
     if (opts.labels !== undefined) {
       y = readLabelsFile(opts.labels);
       labelsSource = opts.labels;
+    } else {
+      if (yt!.shape.length !== 1) throw new ShapeError(`${path}: "y" must be 1-D, got shape ${formatShape(yt!.shape)}`);
+      y = yt!.data;
     }
   }
   return fromArrays(x.data, x.shape, x.dtype === 'U8', y, name, path, labelsSource);

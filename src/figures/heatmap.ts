@@ -88,7 +88,7 @@ function checkPanels(panels: readonly HeatmapPanel[]): void {
 /**
  * The size and layout of {@link heatmapGrid}'s figure: margins, an optional title row, a grid of
  * `columns` × ⌈panels/columns⌉ slots (each a panel title row above the image) separated by `gap`, and the colour
- * bar to the right.
+ * bar to the right, as tall as the grid's images but between 60 and 320 px (the figure grows to hold it).
  */
 export function heatmapGridGeometry(opts: Pick<HeatmapGridOptions, 'title' | 'panels' | 'columns' | 'cellSize'>): HeatmapGridGeometry {
   checkPanels(opts.panels);
@@ -106,9 +106,9 @@ export function heatmapGridGeometry(opts: Pick<HeatmapGridOptions, 'title' | 'pa
   const top = L.margin + (opts.title ? L.titleHeight : 0);
   const gridWidth = columns * slotWidth + (columns - 1) * L.gap;
   const gridHeight = rows * (L.panelTitleHeight + slotHeight) + (rows - 1) * L.gap;
-  const width = L.margin + gridWidth + L.colorbarGap + L.colorbarWidth + L.colorbarLabels + L.margin;
-  const height = top + gridHeight + L.margin;
   const barHeight = Math.max(60, Math.min(gridHeight - L.panelTitleHeight, 320));
+  const width = L.margin + gridWidth + L.colorbarGap + L.colorbarWidth + L.colorbarLabels + L.margin;
+  const height = top + Math.max(gridHeight, L.panelTitleHeight + barHeight) + L.margin;
   return {
     width,
     height,

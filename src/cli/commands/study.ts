@@ -14,6 +14,8 @@ interface StudyFlags {
   eps: string;
   seed: string;
   data?: string;
+  trainData?: string;
+  testData?: string;
   trainLimit?: string;
   testLimit?: string;
   fresh?: boolean;
@@ -31,6 +33,8 @@ export function registerStudy(program: Command): void {
     .option('--eps <x>', 'ridge added to the data covariances', '1e-6')
     .option('--seed <n>', 'seed of the evaluation samples (the same samples for every checkpoint)', '0')
     .option('--data <name>', 'dataset: mnist or fashion (default: from the checkpoints\' metadata, else mnist)')
+    .option('--train-data <file>', 'your own training data instead (.safetensors/.npz with x and y, IDX, .npy); needs --test-data')
+    .option('--test-data <file>', 'your own test data, with --train-data')
     .option('--train-limit <n>', 'use only the first n training images for the data Gaussian and mixture')
     .option('--test-limit <n>', 'evaluate on the first n test images only')
     .option('--fresh', 'recompute every checkpoint instead of reusing cache/step-<s>.json')
@@ -48,6 +52,8 @@ Examples:
       if (eps < 0) throw new UsageError(`--eps must be ≥ 0, got "${flags.eps}"`);
       const seed = parseInteger(flags.seed, '--seed', -(2 ** 31), 2 ** 31 - 1);
       const data = flags.data === undefined ? undefined : parseChoice(flags.data, '--data', ['mnist', 'fashion'] as const);
+      if ((flags.trainData === undefined) !== (flags.testData === undefined)) throw new UsageError('--train-data and --test-data go together');
+      if (flags.trainData !== undefined && data !== undefined) throw new UsageError('--data cannot be combined with --train-data/--test-data');
       const trainLimit = flags.trainLimit === undefined ? null : parseInteger(flags.trainLimit, '--train-limit', 2);
       const testLimit = flags.testLimit === undefined ? null : parseInteger(flags.testLimit, '--test-limit', 2);
       const progress = createProgress();
@@ -55,6 +61,7 @@ Examples:
         checkpoints: flags.checkpoints, out: flags.out, samples, eps, seed, trainLimit, testLimit,
         fresh: Boolean(flags.fresh), mixtureQuadraticVariance: flags.mixtureQuadraticFvu,
         ...(data === undefined ? {} : { data }),
+        ...(flags.trainData === undefined ? {} : { trainData: flags.trainData, testData: flags.testData! }),
         hooks: {
           onStart: (total) => progress.start('study', total),
           onCheckpoint: (done, step, cached) => progress.update(done, `step ${step}${cached ? ' (cached)' : ''}`),
