@@ -16,6 +16,8 @@ import { availableParallelism, loadavg } from 'node:os';
 import type { BackendName, LinAlgBackend } from '../src/linalg/backend.js';
 import { loadNativeBackend } from '../src/linalg/native.js';
 import { benchLinalg } from './linalg.js';
+import { benchApprox } from './approx.js';
+import { setBackend } from '../src/linalg/index.js';
 
 /** What every section receives. */
 interface BenchContext {
@@ -42,6 +44,19 @@ const SECTIONS: readonly BenchSection[] = [
         threads,
         runs: runs === undefined ? undefined : { native: runs, js: runs },
       });
+    },
+  },
+  {
+    name: 'approx',
+    description: 'degree-2 fits with exact FVU: 784→256→10 and 784→4096→10 ReLU, GPT-2-size GELU (first backend only)',
+    async run({ backends, runs }) {
+      // The engine's targets are for the native backend; with JS these sizes take minutes, so only the first
+      // (preferred) backend is measured.
+      const b = backends[0];
+      if (!b) return;
+      setBackend(b.name);
+      console.log(`backend: ${b.name}`);
+      await benchApprox({ runs: runs ?? 3 });
     },
   },
 ];

@@ -77,7 +77,7 @@ export function agreementEstimate(netLogits: Matrix, approxLogits: Matrix): Esti
   return accuracyEstimate(approxLogits, argmaxRows(netLogits));
 }
 
-/** Row-wise log-softmax, computed as z − max − log Σ exp(z − max) so large logits do not overflow. */
+/** Row-wise log-softmax, computed as (z − max) − log Σ exp(z − max) so large logits neither overflow nor lose digits. */
 export function logSoftmaxRows(logits: Matrix): Matrix {
   checkLogits(logits, 'logits');
   const { rows, cols, data } = logits;
@@ -88,8 +88,9 @@ export function logSoftmaxRows(logits: Matrix): Matrix {
     for (let c = 0; c < cols; c++) m = Math.max(m, data[off + c]!);
     let s = 0;
     for (let c = 0; c < cols; c++) s += Math.exp(data[off + c]! - m);
-    const lse = m + Math.log(s);
-    for (let c = 0; c < cols; c++) out.data[off + c] = data[off + c]! - lse;
+    // (z − max) first: it is exact for nearby logits, whereas z − (max + log s) would round at the scale of z.
+    const logS = Math.log(s);
+    for (let c = 0; c < cols; c++) out.data[off + c] = data[off + c]! - m - logS;
   }
   return out;
 }

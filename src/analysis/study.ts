@@ -159,6 +159,8 @@ export interface StudyOptions {
   fresh?: boolean;
   /** Default true. */
   mixtureQuadraticVariance?: boolean;
+  /** Write the charts (default true). */
+  figures?: boolean;
   hooks?: StudyHooks;
 }
 
@@ -187,14 +189,14 @@ export function listCheckpoints(dir: string): CheckpointFile[] {
   try {
     names = readdirSync(dir);
   } catch (e) {
-    throw new InvalidArgumentError(`--checkpoints "${dir}" cannot be read: ${(e as Error).message}`);
+    throw new InvalidArgumentError(`checkpoints directory "${dir}" cannot be read: ${(e as Error).message}`);
   }
   const found: CheckpointFile[] = [];
   for (const name of names) {
     const m = /^step-(\d+)\.safetensors$/.exec(name);
     if (m) found.push({ step: Number(m[1]), path: join(dir, name) });
   }
-  if (found.length === 0) throw new InvalidArgumentError(`--checkpoints "${dir}" contains no step-<s>.safetensors files`);
+  if (found.length === 0) throw new InvalidArgumentError(`checkpoints directory "${dir}" contains no step-<s>.safetensors files`);
   return found.sort((a, b) => a.step - b.step);
 }
 
@@ -204,8 +206,8 @@ export function listCheckpoints(dir: string): CheckpointFile[] {
  * @throws FormatError if the metadata says "standardized" but the mean/std cannot be read
  */
 export function parseInputScaling(text: string | undefined): { mean: number; std: number } | null {
-  if (text === undefined || !/standardized/.test(text)) return null;
-  const m = /\(x - (\S+)\)\/(\S+)$/.exec(text.trim());
+  if (text === undefined || !/standardized/.test(text.replace('not standardized', ''))) return null;
+  const m = /standardized \(x - (\S+)\)\/(\S+)$/.exec(text.trim());
   const mean = m ? Number(m[1]) : NaN;
   const std = m ? Number(m[2]) : NaN;
   if (!Number.isFinite(mean) || !(std > 0)) throw new FormatError(`cannot read the standardisation from input_scaling "${text}"`);
@@ -553,6 +555,11 @@ function resolveSettings(opts: StudyOptions, files: CheckpointFile[]): StudySett
   const testLimit = opts.testLimit ?? null;
   if (trainLimit !== null) checkPositiveInt(trainLimit, 'trainLimit', 2);
   if (testLimit !== null) checkPositiveInt(testLimit, 'testLimit', 2);
+  const userData = opts.trainData !== undefined || opts.testData !== undefined;
+  if (userData) {
+    if (opts.trainData === undefined || opts.testData === undefined) throw new InvalidArgumentError('trainData and testData must be given together');
+    if (opts.data !== undefined) throw new InvalidArgumentError('give either data or trainData/testData, not both');
+  }
   const metas = files.map((f) => ({ f, meta: readSafetensors(readFileBytes(f.path), f.path).metadata }));
   const scalings = metas.map(({ f, meta }) => ({ f, s: parseInputScaling(meta['input_scaling']) }));
   const first = JSON.stringify(scalings[0]!.s);
@@ -567,11 +574,9 @@ function resolveSettings(opts: StudyOptions, files: CheckpointFile[]): StudySett
   }
   let train: string;
   let test: string;
-  if (opts.trainData !== undefined || opts.testData !== undefined) {
-    if (opts.trainData === undefined || opts.testData === undefined) throw new InvalidArgumentError('trainData and testData must be given together');
-    if (opts.data !== undefined) throw new InvalidArgumentError('give either data or trainData/testData, not both');
-    train = resolvePath(opts.trainData);
-    test = resolvePath(opts.testData);
+  if (userData) {
+    train = resolvePath(opts.trainData!);
+    test = resolvePath(opts.testData!);
   } else {
     const dataMeta = metas[0]!.meta['dataset'];
     const data = opts.data ?? (dataMeta?.startsWith('fashion') ? 'fashion' : 'mnist');
@@ -638,7 +643,7 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
     rows,
   };
   writeFileAtomic(json, new TextEncoder().encode(`${JSON.stringify(doc, null, 1)}\n`));
-  const figures = await writeStudyFigures(rows, join(opts.out, 'figures'));
+  const figures = opts.figures === false ? [] : await writeStudyFigures(rows, join(opts.out, 'figures'));
   return { settings, checkpoints: results, rows, files: { csv, json, figures }, cached };
 }
 

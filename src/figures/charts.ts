@@ -113,8 +113,10 @@ function axisOf(axis: ChartAxis): Record<string, unknown> {
   return axis.integer ? { tickMinStep: 1, format: 'd' } : {};
 }
 
-function scaleOf(axis: ChartAxis): Record<string, unknown> {
+function scaleOf(axis: ChartAxis, tight: boolean): Record<string, unknown> {
   const scale: Record<string, unknown> = axis.log ? { type: 'log' } : { zero: false };
+  // Decade rounding would stretch a step axis 1…9370 to 1…10⁴ and waste width; values on y keep nice bounds.
+  if (tight) scale.nice = false;
   if (axis.domain !== undefined) {
     scale.domain = [...axis.domain];
     scale.clamp = true;
@@ -134,7 +136,7 @@ function frame(title: string, size: { width: number; height: number }): Record<s
     background: 'white',
     config: {
       font: 'sans-serif',
-      legend: { labelLimit: 260, titleLimit: 260, orient: 'right', symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 300 },
+      legend: { labelLimit: 260, titleLimit: 260, orient: 'bottom', direction: 'horizontal', columns: 2, columnPadding: 24, symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 300 },
       axis: { labelFontSize: 11, titleFontSize: 12, grid: true, gridColor: '#e6e6e6' },
     },
   };
@@ -193,8 +195,8 @@ export async function lineChart(opts: LineChartOptions): Promise<string> {
       data: { values: rows },
       mark: { type: 'line', point: { size: 28, filled: true }, strokeWidth: 2, clip: true },
       encoding: {
-        x: { field: 'x', type: 'quantitative', title: opts.x.label, scale: scaleOf(opts.x), axis: axisOf(opts.x) },
-        y: { field: 'y', type: 'quantitative', title: opts.y.label, scale: scaleOf(opts.y), axis: axisOf(opts.y) },
+        x: { field: 'x', type: 'quantitative', title: opts.x.label, scale: scaleOf(opts.x, true), axis: axisOf(opts.x) },
+        y: { field: 'y', type: 'quantitative', title: opts.y.label, scale: scaleOf(opts.y, false), axis: axisOf(opts.y) },
         color: { field: 'series', type: 'nominal', title: null, scale: { domain: names, range: colorRange } },
         strokeDash: { field: 'series', type: 'nominal', title: null, scale: { domain: names, range: dashRange } },
         order: { field: 'order', type: 'quantitative' },

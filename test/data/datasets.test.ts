@@ -184,6 +184,15 @@ describe('user data', () => {
     assert.deepEqual(Array.from(ds.labels), y);
   });
 
+  test('a separate labels file replaces or supplies y', () => {
+    const xp = join(tmp, 'xonly.npz');
+    const yp = join(tmp, 'labels.npy');
+    writeFileSync(xp, writeNpz({ x: { dtype: 'U8', shape: [n, 4], data: Float64Array.from(xU8) } }));
+    writeFileSync(yp, writeNpy({ dtype: 'I64', shape: [n], data: Float64Array.from(y) }));
+    assert.throws(() => loadDataset(xp), /"y"/);
+    assert.deepEqual(Array.from(loadDataset(xp, { labels: yp }).labels), y);
+  });
+
   test('IDX images find their conventional labels file', () => {
     const dir = join(tmp, 'idx');
     mkdirSync(dir, { recursive: true });

@@ -1,6 +1,7 @@
 /**
  * `polyapprox study`: the training-dynamics study over a directory of checkpoints (see src/analysis/study.ts).
  */
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { runStudy, type StudyResult, type StudyRow } from '../../analysis/study.js';
 import { UsageError, action } from '../errors.js';
@@ -20,6 +21,7 @@ interface StudyFlags {
   testLimit?: string;
   fresh?: boolean;
   mixtureQuadraticFvu: boolean;
+  figures: boolean;
   json?: boolean;
 }
 
@@ -39,6 +41,7 @@ export function registerStudy(program: Command): void {
     .option('--test-limit <n>', 'evaluate on the first n test images only')
     .option('--fresh', 'recompute every checkpoint instead of reusing cache/step-<s>.json')
     .option('--no-mixture-quadratic-fvu', 'skip the exact variance report of the quadratic mixture fit (slow at d = 784)')
+    .option('--no-figures', 'skip the charts')
     .option('--json', 'print one JSON summary object on stdout')
     .addHelpText('after', `
 Examples:
@@ -59,7 +62,7 @@ Examples:
       const progress = createProgress();
       const result = await runStudy({
         checkpoints: flags.checkpoints, out: flags.out, samples, eps, seed, trainLimit, testLimit,
-        fresh: Boolean(flags.fresh), mixtureQuadraticVariance: flags.mixtureQuadraticFvu,
+        fresh: Boolean(flags.fresh), mixtureQuadraticVariance: flags.mixtureQuadraticFvu, figures: flags.figures,
         ...(data === undefined ? {} : { data }),
         ...(flags.trainData === undefined ? {} : { trainData: flags.trainData, testData: flags.testData! }),
         hooks: {
@@ -76,7 +79,7 @@ Examples:
       }
       process.stdout.write(summaryTable(result));
       process.stdout.write(`${result.checkpoints.length} checkpoints (${result.cached} from cache) in ${seconds.toFixed(1)} s\n`);
-      process.stdout.write(`wrote ${result.files.csv}, ${result.files.json} and ${result.files.figures.length} figures in ${flags.out}/figures\n`);
+      process.stdout.write(`wrote ${result.files.csv}, ${result.files.json}${result.files.figures.length > 0 ? ` and ${result.files.figures.length} figures (.svg, .png) in ${join(flags.out, 'figures')}` : ''}\n`);
     }));
 }
 
