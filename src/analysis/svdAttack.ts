@@ -202,7 +202,7 @@ export function attackAccuracyChart(result: SvdAttackResult, classes: number): P
     name, dashed, points: result.steps.map((s) => [s.k, pick(s).value] as const),
   });
   return lineChart({
-    title: `SVD attack: accuracy after removing the top-k singular directions of β (n = ${result.samples})`,
+    title: `SVD attack: accuracy (n = ${result.samples})`,
     x: { label: 'k (singular directions removed)', integer: true },
     y: { label: 'accuracy', domain: [0, 1] },
     series: [
@@ -218,7 +218,7 @@ export function attackAccuracyChart(result: SvdAttackResult, classes: number): P
 export function attackAgreementChart(result: SvdAttackResult, metric: 'kl' | 'fvu'): Promise<string> {
   const label = metric === 'kl' ? 'KL(network ‖ approximant), nats' : 'FVU (standard)';
   return lineChart({
-    title: `SVD attack: ${metric === 'kl' ? 'KL divergence' : 'fraction of variance unexplained'} on the attacked inputs`,
+    title: `SVD attack: ${metric === 'kl' ? 'KL divergence' : 'FVU'} of the approximants`,
     x: { label: 'k (singular directions removed)', integer: true },
     y: { label, log: true },
     series: [

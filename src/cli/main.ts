@@ -12,6 +12,7 @@ import { registerPredict } from './commands/predict.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerTrain } from './commands/train.js';
 import { registerInput } from './commands/input.js';
+import { registerStudy } from './commands/study.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerInspect(program);
   registerTrain(program);
   registerInput(program);
+  registerStudy(program);
   return program;
 }
 

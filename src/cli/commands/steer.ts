@@ -11,7 +11,7 @@ import { heatmapGrid } from '../../figures/heatmap.js';
 import { writeFigure } from '../../figures/render.js';
 import { stackTopEigenvectors, steeringChart, steeringDirection, steeringExperiment, type SteeringStep } from '../../analysis/steering.js';
 import { UsageError, action } from '../errors.js';
-import { parseInteger, parseNumber } from '../options.js';
+import { parseChoice, parseInteger, parseNumber } from '../options.js';
 import { createProgress } from '../progress.js';
 import { approximantFor, imageShapeFor, loadEvaluationData, loadModelWithScaling } from './attack.js';
 
@@ -27,6 +27,8 @@ interface SteerFlags {
   labels?: string;
   limit?: string;
   seed: string;
+  orientation: string;
+  evaluate: string;
   out?: string;
   json?: boolean;
 }
@@ -63,6 +65,8 @@ export function registerSteer(program: Command): void {
     .option('--labels <file>', 'labels file for data given as IDX images or .npy')
     .option('--limit <n>', 'use the first n samples only')
     .option('--seed <n>', 'seed of the noise directions', '0')
+    .option('--orientation <s>', 'sign of the eigenvectors: 1 = positive mass dominant, -1 = negative mass dominant', '1')
+    .option('--evaluate <what>', 'whose logits are scored: network or quadratic (the approximant)', 'network')
     .option('--out <dir>', 'write steer.json, the charts and (for 784-d inputs) the steering vector image here')
     .option('--json', 'print the results as one JSON object on stdout')
     .addHelpText('after', `
@@ -82,16 +86,18 @@ Example:
       if (magnitudes.some((m) => m < 0)) throw new UsageError(`--max-magnitude must be non-negative, got "${flags.maxMagnitude}"`);
       const limit = flags.limit === undefined ? null : parseInteger(flags.limit, '--limit', 1);
       const seed = parseInteger(flags.seed, '--seed', -(2 ** 31), 2 ** 31 - 1);
+      const orientation = parseChoice(flags.orientation, '--orientation', ['1', '-1'] as const) === '1' ? 1 : -1;
+      const evaluate = parseChoice(flags.evaluate, '--evaluate', ['network', 'quadratic'] as const);
       const quadratic = approximantFor(net, 2, flags.approx, progress);
       const d = quadratic.inputDim;
       const { ds, X } = loadEvaluationData(flags.data, d, { labels: flags.labels, limit, scaling });
-      const stacked = stackTopEigenvectors(quadratic, k);
+      const stacked = stackTopEigenvectors(quadratic, k, { orientation });
       const dir = steeringDirection(stacked.E, target * k);
       progress.start('steering', magnitudes.length);
       let steps: SteeringStep[];
       try {
         steps = steeringExperiment({
-          logits: (A) => forward(net, A), X, labels: ds.labels, direction: dir.unit, targetClass: target, magnitudes, seed,
+          logits: evaluate === 'network' ? (A) => forward(net, A) : (A) => quadratic.predict(A), X, labels: ds.labels, direction: dir.unit, targetClass: target, magnitudes, seed,
           onStep: (done) => progress.update(done),
         });
       } finally {
@@ -103,6 +109,8 @@ Example:
         samples: X.rows,
         target_class: target,
         top: k,
+        orientation,
+        evaluated: evaluate,
         eigenvalues: Array.from(stacked.values),
         gain: dir.gain,
         seed,
@@ -123,7 +131,7 @@ Example:
         if (shape !== null) {
           const top = stacked.E.row(target * k);
           const svg = heatmapGrid({
-            title: `Steering direction for class ${target} (pinv of the top-${k} eigenvectors of every class)`,
+            title: `Steering direction for class ${target} (top ${k})`,
             panels: [
               { title: `steering direction u`, values: dir.unit, width: shape[1], height: shape[0] },
               { title: `top eigenvector of Γ${target}, λ = ${stacked.values[target * k]!.toPrecision(3)}`, values: top, width: shape[1], height: shape[0] },

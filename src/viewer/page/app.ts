@@ -1,0 +1,4 @@
+/// <reference lib="dom" />
+export function probe(): string {
+  return document.title;
+}
