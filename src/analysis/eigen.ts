@@ -117,7 +117,7 @@ export function factoredGammaCore(gamma: FactoredGamma, e: Float64Array): Matrix
     const a = termA[t]!;
     const b = termB[t]!;
     if (a < 0 || a >= r || b < 0 || b >= r) throw new ShapeError(`gamma term ${t} refers to direction (${a}, ${b}) outside [0, ${r})`);
-    if (a === b) M.data[a * r + a]! += 0.5 * w;
+    if (a === b) M.data[a * r + a]! += w;
     else {
       M.data[a * r + b]! += 0.5 * w;
       M.data[b * r + a]! += 0.5 * w;

@@ -13,6 +13,7 @@ import { registerInspect } from './commands/inspect.js';
 import { registerTrain } from './commands/train.js';
 import { registerInput } from './commands/input.js';
 import { registerStudy } from './commands/study.js';
+import { registerReproduce } from './commands/reproduce.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerInput(program);
   registerStudy(program);
+  registerReproduce(program);
   return program;
 }
 

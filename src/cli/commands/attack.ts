@@ -114,7 +114,7 @@ interface AttackFlags {
   labels?: string;
   limit?: string;
   kMax?: string;
-  exampleClass: string;
+  exampleClass?: string;
   out: string;
   figures: boolean;
   json?: boolean;
@@ -133,7 +133,7 @@ export function registerAttack(program: Command): void {
     .option('--labels <file>', 'labels file for data given as IDX images or .npy')
     .option('--limit <n>', 'use the first n samples only')
     .option('--k-max <k>', 'largest number of directions removed (default: the rank of β)')
-    .option('--example-class <c>', 'class of the example shown attacked for every k', '3')
+    .option('--example-class <c>', 'class of the example shown attacked for every k (default 3, or 0 with fewer than 4 classes)')
     .requiredOption('--out <dir>', 'output directory: attack.json and figures')
     .option('--no-figures', 'skip the charts and images')
     .option('--json', 'print the results as one JSON object on stdout')
@@ -153,7 +153,7 @@ Examples:
       progress.note(`polyapprox: ${mapping}`);
       const d = inputDim(net);
       const o = outputDim(net);
-      const exampleClass = parseInteger(flags.exampleClass, '--example-class', 0, o - 1);
+      const exampleClass = flags.exampleClass === undefined ? (o > 3 ? 3 : 0) : parseInteger(flags.exampleClass, '--example-class', 0, o - 1);
       const { ds, X } = loadEvaluationData(flags.data, d, { labels: flags.labels, limit, scaling });
       const quadratic = approximantFor(net, 2, flags.approxQuadratic, progress);
       const linear = flags.approxLinear === undefined && linearKind === 'truncated' ? quadratic.toLinear() : approximantFor(net, 1, flags.approxLinear, progress);

@@ -219,7 +219,8 @@ export function lineChartSvg(opts: LineChartOptions): string {
     const m = CHART_MARGIN;
     parts.push(`<line x1="${X}" x2="${X}" y1="${m.top}" y2="${opts.height - m.bottom}" class="marker" data-x="${opts.marker.x}"/>`);
     const right = x(opts.marker.x) > (m.left + opts.width - m.right) / 2;
-    parts.push(`<text x="${right ? fmt(x(opts.marker.x) - 4) : fmt(x(opts.marker.x) + 4)}" y="${m.top + 10}" class="marker-label" text-anchor="${right ? 'end' : 'start'}">${escapeXml(opts.marker.label)}</text>`);
+    // Along the bottom: the curves of these metrics rarely pass there, the label stays readable.
+    parts.push(`<text x="${right ? fmt(x(opts.marker.x) - 4) : fmt(x(opts.marker.x) + 4)}" y="${opts.height - m.bottom - 5}" class="marker-label" text-anchor="${right ? 'end' : 'start'}">${escapeXml(opts.marker.label)}</text>`);
     for (const s of opts.series) {
       const p = s.points.find(([px]) => px === opts.marker!.x);
       if (p !== undefined && usable(p[1], opts.logY)) {
@@ -258,7 +259,8 @@ export function spectrumSvg(opts: SpectrumOptions): string {
   const m = CHART_MARGIN;
   const x = makeScale(1, Math.max(2, n), m.left + 4, opts.width - m.right - 4, false);
   const y = makeScale(lo - (lo < 0 ? pad : 0), hi + (hi > 0 ? pad : 0), opts.height - m.bottom, m.top, false);
-  const xTicks = n <= 1 ? [1] : [1, ...niceTicks(1, n, 4).filter((t) => t > 1 && t < n && Number.isInteger(t)), n];
+  // Inner ticks too close to the ends would overprint the labels 1 and n.
+  const xTicks = n <= 1 ? [1] : [1, ...niceTicks(1, n, 4).filter((t) => t > 1 + 0.1 * n && t < 0.9 * n && Number.isInteger(t)), n];
   const parts = frame(opts.id, opts.title, opts.width, opts.height, x, y, 'rank (largest first)', 'eigenvalue λ', xTicks);
   const zero = fmt(y(0));
   parts.push(`<line x1="${m.left}" x2="${opts.width - m.right}" y1="${zero}" y2="${zero}" class="zero"/>`);

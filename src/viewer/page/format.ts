@@ -19,10 +19,10 @@ export function formatNumber(x: number): string {
   return x < 0 ? `${MINUS}${body}` : body;
 }
 
-/** A proportion in [0, 1] as a percentage with two decimals, e.g. `97.85 %`. */
+/** A proportion in [0, 1] as a percentage with two decimals and a no-break space, e.g. `97.85 %`. */
 export function formatPercent(p: number): string {
   if (!Number.isFinite(p)) return 'n/a';
-  return `${(100 * p).toFixed(2)} %`;
+  return `${(100 * p).toFixed(2)}\u00a0%`;
 }
 
 /**
