@@ -71,7 +71,7 @@ export function divergingRgb(value: number, scale: number, anchors: readonly Rgb
  *
  * @param values height × width values, row-major
  */
-export function imagePixels(values: ArrayLike<number>, scale: number, anchors: readonly Rgb[]): Uint8ClampedArray {
+export function imagePixels(values: ArrayLike<number>, scale: number, anchors: readonly Rgb[]): Uint8ClampedArray<ArrayBuffer> {
   const out = new Uint8ClampedArray(values.length * 4);
   for (let i = 0; i < values.length; i++) {
     const [r, g, b] = divergingRgb(values[i]!, scale, anchors);
