@@ -1,5 +1,6 @@
 /**
- * Analysis: metrics comparing a network with its approximants, and the training-dynamics study.
+ * Analysis: metrics comparing a network with its approximants, the training-dynamics study, the interpretability
+ * tools (eigen-features, SVD attack, eigenvector steering, logit decomposition) and the one-command reproduction.
  */
 export {
   accuracy, accuracyEstimate, agreementEstimate, argmaxRows, fvu, klDivergence, klEstimate, klPerSample, logSoftmaxRows,
@@ -12,3 +13,8 @@ export {
   type StudyOptions, type StudyResult, type StudyRow, type StudySettings, type StudyHooks, type CheckpointStudy,
   type CheckpointFile, type StudyContext, type StudyApproximantId, type StudyEvalSet, type StudyInputModel, type StudyMetric,
 } from './study.js';
+export * from './eigen.js';
+export * from './svdAttack.js';
+export * from './steering.js';
+export * from './logits.js';
+export { reproduce, type ReproduceOptions, type ReproduceResult } from './reproduce.js';

@@ -14,6 +14,10 @@ import { registerTrain } from './commands/train.js';
 import { registerInput } from './commands/input.js';
 import { registerStudy } from './commands/study.js';
 import { registerReproduce } from './commands/reproduce.js';
+import { registerEig } from './commands/eig.js';
+import { registerAttack } from './commands/attack.js';
+import { registerSteer } from './commands/steer.js';
+import { registerLogits } from './commands/logits.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -38,6 +42,10 @@ export function buildProgram(): Command {
   registerInput(program);
   registerStudy(program);
   registerReproduce(program);
+  registerEig(program);
+  registerAttack(program);
+  registerSteer(program);
+  registerLogits(program);
   return program;
 }
 

@@ -128,13 +128,10 @@ describe('steeringExperiment', () => {
   });
 
   test('a large step along a direction that raises only the target class makes everything the target', () => {
-    const col = Float64Array.from({ length: d }, (_, j) => B.data[j * o + target]! - B.data[j * o + ((target + 1) % o)]!);
     // Steer along B's target column made orthogonal to the other columns, so only the target logit grows.
     const others = new Matrix(d, o - 1);
     for (let j = 0; j < d; j++) for (let c = 0, q = 0; c < o; c++) if (c !== target) others.data[j * (o - 1) + q++] = B.data[j * o + c]!;
     const G = matmul(others, others, { transA: true });
-    const P = matmul(others, matmul(matmul(others, new Matrix(d, 1, col), { transA: true }), new Matrix(0, 0).rows === 0 ? invert(G) : G, { transA: true }));
-    void P;
     const w = new Float64Array(d);
     // w = B_t − others · (othersᵀothers)⁻¹ othersᵀ B_t
     const bt = new Matrix(d, 1, Float64Array.from({ length: d }, (_, j) => B.data[j * o + target]!));
@@ -167,7 +164,7 @@ describe('steeringExperiment', () => {
   });
 });
 
-/** (AᵀA)⁻¹ for the tiny SPD Gram matrix of the test, by Gauss–Jordan elimination. */
+/** The inverse of a small symmetric positive definite matrix by Gauss–Jordan elimination (SPD: no pivoting needed). */
 function invert(A: Matrix): Matrix {
   const n = A.rows;
   const M = A.clone();

@@ -419,6 +419,11 @@ async function main(): Promise<void> {
     void checkpointData(state.checkpoint);
     digitsData = await digits;
     setupControls();
+    // A hash typed or pasted into the address bar (or history navigation) selects what it names.
+    window.addEventListener('hashchange', () => {
+      readHash();
+      void render().catch(showError);
+    });
     await render();
     performance.mark('viewer-ready');
   } catch (e) {
