@@ -24,7 +24,7 @@ import { PRESETS, type PresetName } from '../train/presets.js';
 import { readFileBytes } from '../formats/safetensors.js';
 import { writeFileAtomic } from '../formats/atomic.js';
 import { loadNetwork } from '../cli/load.js';
-import { heatmapGrid, lineChart, spectrumChart, writeFigure } from '../figures/index.js';
+import { heatmapGrid, spectrumChart, writeFigure } from '../figures/index.js';
 import { eigenFeatures } from './eigen.js';
 import {
   attackAccuracyChart, attackedImageGrid, attackedImages, singularVectorGrid, svdAttack, svdAttackToJson,

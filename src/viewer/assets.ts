@@ -97,6 +97,7 @@ export const PAGE_HTML = `<!doctype html>
         <input type="range" id="attack-k" min="0" max="0" step="1" value="0" aria-describedby="attack-k-value">
         <div class="scale" aria-hidden="true"><span>0</span><span id="attack-kmax"></span></div>
         <output id="attack-k-value" for="attack-k">k = 0</output>
+        <p id="attack-sigmas" class="muted explain"></p>
         <table class="acc">
           <caption class="muted">scores at this k</caption>
           <thead><tr><th scope="col">model</th><th scope="col">accuracy</th><th scope="col">KL</th><th scope="col">FVU</th></tr></thead>
@@ -200,6 +201,7 @@ button.digit { display: flex; flex-direction: column; align-items: center; gap: 
 button.digit:hover { border-color: #8a93a3; }
 button.digit[aria-pressed=true] { border: 2px solid var(--accent); background: #eef4fa; }
 button.digit canvas { width: 56px; height: 56px; image-rendering: pixelated; }
+button.digit .sample { font-size: 0.78rem; }
 button.digit .pred { font-size: 0.72rem; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .pred .wrong { color: #b35806; font-weight: 700; }
 .logits-grid { display: grid; grid-template-columns: minmax(0, 1.3fr) minmax(0, 1fr); gap: 1.2rem; align-items: start; }

@@ -38,7 +38,7 @@ import { loadApproximant } from '../formats/approximantFile.js';
 import { writeFileAtomic } from '../formats/atomic.js';
 import { readFileBytes, readSafetensors } from '../formats/safetensors.js';
 import { PUOR_ANCHORS } from '../figures/colormap.js';
-import type { Dataset } from '../data/datasets.js';
+import { isBuiltinDataset, loadDataset, type Dataset } from '../data/datasets.js';
 import { firstOfEachClass, imageShapeFor, loadEvaluationData, loadModelWithScaling } from '../cli/commands/attack.js';
 import {
   VIEWER_FORMAT, VIEWER_FORMAT_VERSION, type AttackStepSummary, type BlobLayout, type CheckpointDetail,
@@ -210,6 +210,16 @@ export function resolveViewerSource(source: string, opts: Pick<PrecomputeOptions
   return { kind: 'checkpoints', path, entries, study, cacheDir: resolve(opts.cacheDir ?? join(path, 'viewer')) };
 }
 
+/** The package's version: part of the cache key, so that an upgrade (which may change the numbers) recomputes. */
+function libraryVersion(): string {
+  try {
+    // src/viewer/ and dist/viewer/ both sit two levels below the package root.
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 function checkInt(v: number, what: string, min: number, max = Number.MAX_SAFE_INTEGER): void {
   if (!Number.isInteger(v) || v < min || v > max) throw new InvalidArgumentError(`${what} must be an integer in [${min}, ${max}], got ${v}`);
 }
@@ -277,6 +287,8 @@ export function defaultTestData(datasetMeta: string | undefined, d: number): str
 /** Test data prepared once for every checkpoint. */
 interface EvalData {
   name: string;
+  /** E.g. `the first 2000 of the 10000 images of mnist-test`. */
+  description: string;
   ds: Dataset;
   X: Matrix;
   digitRows: number[];
@@ -307,10 +319,14 @@ export function pickDigits(labels: ArrayLike<number>, classes: number, perClass:
 function loadEval(name: string, d: number, opts: PrecomputeOptions, scaling: Models['scaling'], classes: number): EvalData {
   const { ds, X } = loadEvaluationData(name, d, { labels: opts.labels, limit: opts.testLimit ?? null, scaling });
   if (X.rows < 2) throw new InvalidArgumentError(`the test data ${name} have ${X.rows} samples; the attack needs at least 2`);
+  // The loader caches datasets per process: asking again for the full size costs nothing.
+  const total = loadDataset(name, opts.labels === undefined ? {} : { labels: opts.labels }).x.rows;
+  const shown = isBuiltinDataset(name) ? name : basename(name);
+  const description = X.rows < total ? `the first ${X.rows} of the ${total} images of ${shown}` : `the ${total} images of ${shown}`;
   const digitRows = pickDigits(ds.labels, classes, opts.digitsPerClass ?? 2);
   const digits = new Matrix(digitRows.length, d);
   digitRows.forEach((r, j) => digits.data.set(X.data.subarray(r * d, (r + 1) * d), j * d));
-  return { name: ds.name, ds, X, digitRows, digits };
+  return { name: shown, description, ds, X, digitRows, digits };
 }
 
 /** The float32 blob and its layout: eigenvectors, β columns, singular directions. */
@@ -511,8 +527,8 @@ export function curvesFromStudy(doc: StudyDoc, path: string): Curves | null {
   };
 }
 
-/** Training curves from the viewer's own attack at k = 0 (no study.json). */
-export function curvesFromAttack(summaries: readonly Pick<CheckpointSummary, 'step' | 'attack'>[], data: string, samples: number): Curves | null {
+/** Training curves from the viewer's own attack at k = 0 (no study.json); `data` says what was scored. */
+export function curvesFromAttack(summaries: readonly Pick<CheckpointSummary, 'step' | 'attack'>[], data: string): Curves | null {
   const usable = summaries.filter((s) => s.step !== null && s.attack !== null && s.attack.length > 0);
   if (usable.length < 2) return null;
   const charts = chartsFrom((id, metric) => usable.map((s) => {
@@ -523,7 +539,7 @@ export function curvesFromAttack(summaries: readonly Pick<CheckpointSummary, 'st
   }).filter(([, v]) => Number.isFinite(v)));
   return {
     source: 'viewer',
-    description: `Computed by the viewer on ${samples} images of ${data} (no study.json found); approximants fitted under N(0, I).`,
+    description: `Computed by the viewer on ${data} (no study.json found); approximants fitted under N(0, I).`,
     charts,
   };
 }
@@ -596,7 +612,7 @@ export async function precomputeViewer(opts: PrecomputeOptions): Promise<Precomp
 
   const dataKey = opts.data === undefined ? null : (existsSync(opts.data) ? { path: resolve(opts.data), sha: sha256(readFileBytes(opts.data)) } : opts.data);
   const settingsKey = sha256(JSON.stringify({
-    version: VIEWER_FORMAT_VERSION, top, kMax: kMaxWanted, perClass, testLimit: opts.testLimit ?? null, data: dataKey,
+    version: VIEWER_FORMAT_VERSION, library: libraryVersion(), top, kMax: kMaxWanted, perClass, testLimit: opts.testLimit ?? null, data: dataKey,
     labels: opts.labels === undefined ? null : sha256(readFileBytes(opts.labels)),
     model: opts.model === undefined ? null : sha256(readFileBytes(opts.model)),
   }));
@@ -710,6 +726,7 @@ export async function precomputeViewer(opts: PrecomputeOptions): Promise<Precomp
       kMax: Math.max(...summaries.map((s) => (s.attack === null ? 0 : s.attack.length - 1))),
       samples: evalData.X.rows,
       data: evalData.name,
+      description: evalData.description,
       linear: src.kind === 'approximant' ? 'the approximant with Γ dropped' : 'degree-1 least squares under N(0, I)',
       quadratic: src.kind === 'approximant' ? 'the approximant' : 'degree-2 least squares under N(0, I)',
     };
@@ -726,7 +743,7 @@ export async function precomputeViewer(opts: PrecomputeOptions): Promise<Precomp
       addNote(`${src.study} could not be read (${(e as Error).message}): no training curves`);
     }
   }
-  if (curves === null && attackInfo !== null) curves = curvesFromAttack(summaries, attackInfo.data, attackInfo.samples);
+  if (curves === null && attackInfo !== null) curves = curvesFromAttack(summaries, attackInfo.description);
   if (curves === null && summaries.length > 1 && studyText === null) addNote('no study.json and no test data: no training curves');
 
   const index: ViewerIndex = {

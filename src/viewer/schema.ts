@@ -128,8 +128,10 @@ export interface AttackInfo {
   kMax: number;
   /** Number of test inputs scored for every k. */
   samples: number;
-  /** The test data's name. */
+  /** The test data's name (built-in name or file name). */
   data: string;
+  /** What was scored, e.g. `the first 2000 of the 10000 images of mnist-test`. */
+  description: string;
   /** Which linear and quadratic approximants were scored. */
   linear: string;
   quadratic: string;

@@ -222,6 +222,7 @@ describe('viewer precompute on a synthetic run', () => {
 
   test('attack: directions span the top singular subspace of β; accuracies match a plain-loop recomputation', () => {
     assert.equal(index.attack!.samples, 300);
+    assert.equal(index.attack!.description, 'the 300 images of test.safetensors');
     assert.equal(index.attack!.kMax, KMAX);
     for (const [k, s] of index.checkpoints.entries()) {
       const net = run.nets[k]!;

@@ -14,7 +14,6 @@
  */
 import { ShapeError } from '../../errors.js';
 import { Matrix } from '../../linalg/matrix.js';
-import { matmul } from '../../linalg/ops.js';
 import type { Gaussian } from '../inputModel.js';
 import type { GLU, MLP, Network } from '../network.js';
 import { inputDim } from '../network.js';
@@ -162,14 +161,4 @@ export function gluUnitCoefficients(e: GluExpansion, i: number, K: number): { r:
     if (k < K) q[k] = a[k]!;
   }
   return { r, q, szRho };
-}
-
-/** Expands any supported network. `degree` is the polynomial degree the caller needs. */
-export function expandNetwork(net: Network, g: Gaussian, degree: number): Expansion {
-  return net.arch === 'mlp' ? expandMLP(net, g, degree) : expandGLU(net, g, degree + 1);
-}
-
-/** Convenience: u_j·… = W x products for a batch, used by evaluators. */
-export function project(X: Matrix, W: Matrix): Matrix {
-  return matmul(X, W, { transB: true });
 }

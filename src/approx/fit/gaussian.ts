@@ -11,10 +11,9 @@ import { InvalidArgumentError } from '../../errors.js';
 import { Matrix } from '../../linalg/matrix.js';
 import { matmul } from '../../linalg/ops.js';
 import type { Gaussian } from '../inputModel.js';
-import type { GLU, MLP, Network } from '../network.js';
-import { hiddenDim, inputDim, outputDim } from '../network.js';
+import type { Network } from '../network.js';
 import { FitInfo, HermiteApproximant, PolynomialApproximant, type FactoredGamma } from '../result.js';
-import { expandGLU, expandMLP, gluUnitCoefficients, rowDots, type GluExpansion, type MlpExpansion } from './expansion.js';
+import { expandGLU, expandMLP, gluUnitCoefficients, type GluExpansion, type MlpExpansion } from './expansion.js';
 
 function checkDegree(degree: number, max = Infinity): void {
   if (!Number.isInteger(degree) || degree < 1 || degree > max) {
@@ -253,5 +252,3 @@ export function outputMean(net: Network, g: Gaussian): Float64Array {
   return out;
 }
 
-export { hiddenDim, inputDim, outputDim, rowDots };
-export type { GLU, MLP };

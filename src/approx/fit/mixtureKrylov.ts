@@ -212,6 +212,8 @@ interface ComponentOperatorData {
   coupledCov: Float64Array;
   /** diag Σ[Ā] [d − a]. */
   decoupledVar: Float64Array;
+  /** A followed by Ā. */
+  rowOrder: Int32Array;
 }
 
 /** Splits {0..d−1} into coordinates with some non-zero off-diagonal covariance and those without. */
@@ -234,7 +236,8 @@ function componentOperatorData(g: Gaussian, weight: number): ComponentOperatorDa
   const coupledCov = new Float64Array(a * a);
   for (let i = 0; i < a; i++) for (let j = 0; j < a; j++) coupledCov[i * a + j] = cov[coupled[i]! * d + coupled[j]!]!;
   const decoupledVar = Float64Array.from(decoupled, (i) => cov[i * d + i]!);
-  return { weight, mean: g.mean, cov, coupled, decoupled, coupledCov, decoupledVar };
+  const rowOrder = Int32Array.from([...coupled, ...decoupled]);
+  return { weight, mean: g.mean, cov, coupled, decoupled, coupledCov, decoupledVar, rowOrder };
 }
 
 /** θ ↦ Aθ for blocks of polynomials; see {@link mixtureMomentOperator}. */
@@ -260,17 +263,37 @@ export function mixtureMomentOperator(mix: GaussianMixture, backend: LinAlgBacke
   comps.forEach((c, k) => {
     for (let i = 0; i < d; i++) U[i * K + k] = c.mean[i]!;
   });
-  return { dim: d, apply: (x) => applyMomentOperator(comps, U, x, backend) };
+  const scratch = new OperatorScratch(d, Math.max(0, ...comps.map((c) => c.coupled.length)));
+  return { dim: d, apply: (x) => applyMomentOperator(comps, U, x, scratch, backend) };
+}
+
+/** Work arrays of the operator, grown to the largest block seen and then reused (they are ~o·d² doubles each). */
+class OperatorScratch {
+  gathered = new Float64Array(0);
+  product = new Float64Array(0);
+  readonly square: Float64Array;
+  constructor(readonly d: number, readonly maxCoupled: number) {
+    this.square = new Float64Array(maxCoupled * maxCoupled);
+  }
+  ensure(count: number): void {
+    const need = count * this.d * this.maxCoupled;
+    if (this.gathered.length < need) {
+      this.gathered = new Float64Array(need);
+      this.product = new Float64Array(need);
+    }
+  }
 }
 
 async function applyMomentOperator(
-  comps: readonly ComponentOperatorData[], U: Float64Array, x: QuadraticBlock, backend: LinAlgBackend,
+  comps: readonly ComponentOperatorData[], U: Float64Array, x: QuadraticBlock, scratch: OperatorScratch,
+  backend: LinAlgBackend,
 ): Promise<QuadraticBlock> {
   const d = x.dim;
   const s = x.count;
   const K = comps.length;
   const out = zeroQuadraticBlock(s, d);
   if (s === 0) return out;
+  scratch.ensure(s);
   // SU[(q, i), k] = (S_q μ_k)_i.
   const SU = new Float64Array(s * d * K);
   await backend.dgemmAsync(false, false, s * d, K, d, 1, x.S, U, 0, SU);
@@ -278,30 +301,15 @@ async function applyMomentOperator(
   const Gt = new Float64Array(s * d * K);
   const u = new Float64Array(s * d);
   const cov = new Float64Array(s * d);
+  const Ep = new Float64Array(s);
   for (let k = 0; k < K; k++) {
     const c = comps[k]!;
-    const w = c.weight;
-    const mu = c.mean;
-    // u_q = b_q + 2 S_q μ, Cov(x, p_q) = Σ u_q (rows of `cov`, Σ symmetric).
-    for (let q = 0; q < s; q++) for (let i = 0; i < d; i++) u[q * d + i] = x.b[q * d + i]! + 2 * SU[(q * d + i) * K + k]!;
+    // u_q = b_q + 2 S_q μ; Cov(x, p_q) = Σ u_q (rows of `cov`, Σ symmetric); Ep = a + bᵀμ + μᵀSμ so far.
+    linearTerms(x, SU, K, k, c.mean, u, Ep);
     await backend.dgemmAsync(false, false, s, d, d, 1, u, c.cov, 0, cov);
-    const Ep = new Float64Array(s);
-    for (let q = 0; q < s; q++) {
-      let lin = x.a[q]!;
-      for (let i = 0; i < d; i++) lin += mu[i]! * (x.b[q * d + i]! + SU[(q * d + i) * K + k]!);
-      Ep[q] = lin;
-    }
-    // E_k p needs tr(S Σ_k), which the first big product yields for free; it then completes E[x xᵀ p].
-    await addCovarianceSandwich(c, x, Ep, out, backend);
-    for (let q = 0; q < s; q++) {
-      const e = Ep[q]!;
-      out.a[q]! += w * e;
-      for (let i = 0; i < d; i++) {
-        const ci = cov[q * d + i]!;
-        out.b[q * d + i]! += w * (mu[i]! * e + ci);
-        Gt[(q * d + i) * K + k] = w * (ci + 0.5 * e * mu[i]!);
-      }
-    }
+    // Adds tr(SΣ) to Ep (the first big product yields it for free), then 2πΣSΣ + πE_p Σ to out.S.
+    await addCovarianceSandwich(c, x, Ep, out, scratch, backend);
+    accumulateLowRankTerms(c.weight, c.mean, Ep, cov, out, Gt, K, k);
   }
   // out.S_q += 2 Σ_k π_k g_kq μ_kᵀ (stacked over q); the symmetrisation below turns it into G + Gᵀ.
   await backend.dgemmAsync(false, true, s * d, d, K, 2, Gt, U, 1, out.S);
@@ -309,100 +317,153 @@ async function applyMomentOperator(
   return out;
 }
 
+/** u_q = b_q + 2S_qμ and Ep_q = a_q + b_qᵀμ + μᵀS_qμ, from SU[(q, i), k] = (S_qμ_k)_i. */
+function linearTerms(x: QuadraticBlock, SU: Float64Array, K: number, k: number, mu: Float64Array, u: Float64Array, Ep: Float64Array): void {
+  const d = x.dim;
+  const b = x.b;
+  for (let q = 0; q < x.count; q++) {
+    let e = x.a[q]!;
+    for (let i = 0; i < d; i++) {
+      const bi = b[q * d + i]!;
+      const smu = SU[(q * d + i) * K + k]!;
+      u[q * d + i] = bi + 2 * smu;
+      e += mu[i]! * (bi + smu);
+    }
+    Ep[q] = e;
+  }
+}
+
+/** out.a += πE_p, out.b += π(μE_p + Cov(x,p)), and the column k of Gt (see applyMomentOperator). */
+function accumulateLowRankTerms(
+  w: number, mu: Float64Array, Ep: Float64Array, cov: Float64Array, out: QuadraticBlock, Gt: Float64Array, K: number, k: number,
+): void {
+  const d = out.dim;
+  for (let q = 0; q < out.count; q++) {
+    const e = Ep[q]!;
+    out.a[q]! += w * e;
+    for (let i = 0; i < d; i++) {
+      const ci = cov[q * d + i]!;
+      out.b[q * d + i]! += w * (mu[i]! * e + ci);
+      Gt[(q * d + i) * K + k] = w * (ci + 0.5 * e * mu[i]!);
+    }
+  }
+}
+
 /**
- * Adds π(2ΣS_qΣ + E_q·Σ) to out.S_q for every q (up to symmetrisation: off-diagonal blocks that are written once
- * are written twice as large), after adding tr(S_qΣ) to Ep[q]. Only the coupled coordinates go through matrix
- * products; the decoupled ones have Σ = diag(v) there.
+ * Adds tr(S_qΣ) to Ep[q], then π(2ΣS_qΣ + E_q·Σ) to out.S_q for every q (up to symmetrisation: the off-diagonal
+ * block [Ā, A] is written with twice its weight and [A, Ā] not at all). Only the coupled coordinates A go through
+ * matrix products; on the decoupled ones Ā, Σ = diag(v).
  */
 async function addCovarianceSandwich(
-  c: ComponentOperatorData, x: QuadraticBlock, Ep: Float64Array, out: QuadraticBlock, backend: LinAlgBackend,
+  c: ComponentOperatorData, x: QuadraticBlock, Ep: Float64Array, out: QuadraticBlock, scratch: OperatorScratch,
+  backend: LinAlgBackend,
 ): Promise<void> {
   const d = x.dim;
   const s = x.count;
-  const w = c.weight;
-  const A = c.coupled;
-  const Abar = c.decoupled;
-  const a = A.length;
-  const e = Abar.length;
-  const v = c.decoupledVar;
   const d2 = d * d;
-  // Decoupled diagonal part of tr(SΣ).
-  for (let q = 0; q < s; q++) {
+  const w = c.weight;
+  const a = c.coupled.length;
+  addDecoupledTrace(x, c.decoupled, c.decoupledVar, Ep);
+  if (a === d) {
+    // Generic covariance: Y_q = S_qΣ (stacked over q); ΣS_qΣ + ½E_qΣ = (Y_q + ½E_q I)ᵀΣ.
+    const Y = scratch.product;
+    await backend.dgemmAsync(false, false, s * d, d, d, 1, x.S, c.cov, 0, Y);
+    traceAndShift(Y, s, d, d, Ep);
+    for (let q = 0; q < s; q++) {
+      await backend.dgemmAsync(true, false, d, d, d, 2 * w, Y.subarray(q * d2, (q + 1) * d2), c.cov, 1, out.S.subarray(q * d2, (q + 1) * d2));
+    }
+    return;
+  }
+  if (a > 0) {
+    // Rows [A; Ā] and columns A of every S_q: one product gives S[A,A]C (rows < a) and S[Ā,A]C (rows ≥ a).
+    const rows = c.rowOrder;
+    const G = scratch.gathered;
+    const Y = scratch.product;
+    gatherBlocks(x.S, d, s, rows, c.coupled, G);
+    await backend.dgemmAsync(false, false, s * d, a, a, 1, G, c.coupledCov, 0, Y);
+    traceAndShift(Y, s, d, a, Ep);
+    const Z = scratch.square;
+    for (let q = 0; q < s; q++) {
+      await backend.dgemmAsync(true, false, a, a, a, 2 * w, Y.subarray(q * d * a, q * d * a + a * a), c.coupledCov, 0, Z);
+      scatterAddCoupled(Z, out.S, q * d2, d, c.coupled);
+    }
+    scatterAddCross(Y, out.S, s, d, c.coupled, c.decoupled, c.decoupledVar, 4 * w);
+  }
+  addDecoupledBlock(x, out, c.decoupled, c.decoupledVar, w, Ep);
+}
+
+/** Ep[q] += Σ_{t ∈ Ā} S_q[t, t]·v_t. */
+function addDecoupledTrace(x: QuadraticBlock, Abar: Int32Array, v: Float64Array, Ep: Float64Array): void {
+  const d = x.dim;
+  for (let q = 0; q < x.count; q++) {
     let tr = 0;
-    for (let t = 0; t < e; t++) tr += x.S[q * d2 + Abar[t]! * d + Abar[t]!]! * v[t]!;
+    for (let t = 0; t < Abar.length; t++) tr += x.S[q * d * d + Abar[t]! * d + Abar[t]!]! * v[t]!;
     Ep[q]! += tr;
   }
-  let Y1: Float64Array | null = null;
-  if (a === d) {
-    // Generic covariance: Y_q = S_q Σ stacked over q, then ΣS_qΣ + ½E_qΣ = (Y_q + ½E_q I)ᵀ Σ.
-    Y1 = new Float64Array(s * d2);
-    await backend.dgemmAsync(false, false, s * d, d, d, 1, x.S, c.cov, 0, Y1);
-  } else if (a > 0) {
-    const SAA = new Float64Array(s * a * a);
-    for (let q = 0; q < s; q++) {
-      for (let i = 0; i < a; i++) {
-        const src = q * d2 + A[i]! * d;
-        const dst = q * a * a + i * a;
-        for (let j = 0; j < a; j++) SAA[dst + j] = x.S[src + A[j]!]!;
-      }
-    }
-    Y1 = new Float64Array(s * a * a);
-    await backend.dgemmAsync(false, false, s * a, a, a, 1, SAA, c.coupledCov, 0, Y1);
-  }
-  if (Y1 !== null) {
-    for (let q = 0; q < s; q++) {
-      let tr = 0;
-      for (let i = 0; i < a; i++) tr += Y1[q * a * a + i * a + i]!;
-      Ep[q]! += tr;
-    }
-  }
-  // Now Ep[q] = E_k p_q in full.
-  if (Y1 !== null) {
-    for (let q = 0; q < s; q++) for (let i = 0; i < a; i++) Y1[q * a * a + i * a + i]! += 0.5 * Ep[q]!;
-    if (a === d) {
-      for (let q = 0; q < s; q++) {
-        await backend.dgemmAsync(true, false, d, d, d, 2 * w, Y1.subarray(q * d2, (q + 1) * d2), c.cov, 1, out.S.subarray(q * d2, (q + 1) * d2));
-      }
-      return;
-    }
-    const Z = new Float64Array(a * a);
-    for (let q = 0; q < s; q++) {
-      await backend.dgemmAsync(true, false, a, a, a, 2 * w, Y1.subarray(q * a * a, (q + 1) * a * a), c.coupledCov, 0, Z);
-      for (let i = 0; i < a; i++) {
-        const dst = q * d2 + A[i]! * d;
-        for (let j = 0; j < a; j++) out.S[dst + A[j]!]! += Z[i * a + j]!;
-      }
-    }
-  }
-  if (e === 0) return;
-  // Decoupled rows: (ΣSΣ)[Ā, A] = diag(v) S[Ā, A] C, (ΣSΣ)[Ā, Ā] = diag(v) S[Ā, Ā] diag(v), (EΣ)[Ā, Ā] = E diag(v).
-  if (a > 0) {
-    const SBA = new Float64Array(s * e * a);
-    for (let q = 0; q < s; q++) {
-      for (let t = 0; t < e; t++) {
-        const src = q * d2 + Abar[t]! * d;
-        const dst = q * e * a + t * a;
-        for (let j = 0; j < a; j++) SBA[dst + j] = x.S[src + A[j]!]!;
-      }
-    }
-    const Y2 = new Float64Array(s * e * a);
-    await backend.dgemmAsync(false, false, s * e, a, a, 1, SBA, c.coupledCov, 0, Y2);
-    for (let q = 0; q < s; q++) {
-      for (let t = 0; t < e; t++) {
-        // Written only below the diagonal blocks, so doubled: symmetrisation splits it over [Ā, A] and [A, Ā].
-        const scale = 4 * w * v[t]!;
-        const dst = q * d2 + Abar[t]! * d;
-        const src = q * e * a + t * a;
-        for (let j = 0; j < a; j++) out.S[dst + A[j]!]! += scale * Y2[src + j]!;
-      }
-    }
-  }
+}
+
+/**
+ * For blocks Y_q (rows×cols at q·rows·cols, the leading cols×cols part square): Ep[q] += tr(leading part), then
+ * adds ½Ep[q] to its diagonal.
+ */
+function traceAndShift(Y: Float64Array, s: number, rows: number, cols: number, Ep: Float64Array): void {
   for (let q = 0; q < s; q++) {
+    const off = q * rows * cols;
+    let tr = 0;
+    for (let i = 0; i < cols; i++) tr += Y[off + i * cols + i]!;
+    Ep[q]! += tr;
+    const half = 0.5 * Ep[q]!;
+    for (let i = 0; i < cols; i++) Y[off + i * cols + i]! += half;
+  }
+}
+
+/** dst[q][i][j] = src[q][rows[i]][cols[j]] (src blocks d×d, dst blocks rows.length × cols.length). */
+function gatherBlocks(src: Float64Array, d: number, s: number, rows: Int32Array, cols: Int32Array, dst: Float64Array): void {
+  const nr = rows.length;
+  const nc = cols.length;
+  for (let q = 0; q < s; q++) {
+    for (let i = 0; i < nr; i++) {
+      const from = q * d * d + rows[i]! * d;
+      const to = (q * nr + i) * nc;
+      for (let j = 0; j < nc; j++) dst[to + j] = src[from + cols[j]!]!;
+    }
+  }
+}
+
+/** out[off + A[i]·d + A[j]] += Z[i·a + j]. */
+function scatterAddCoupled(Z: Float64Array, out: Float64Array, off: number, d: number, A: Int32Array): void {
+  const a = A.length;
+  for (let i = 0; i < a; i++) {
+    const row = off + A[i]! * d;
+    for (let j = 0; j < a; j++) out[row + A[j]!]! += Z[i * a + j]!;
+  }
+}
+
+/** out_q[Ā[t], A[j]] += scale·v_t·Y_q[a + t, j] (Y blocks d×a: rows a.. hold S[Ā, A]C). */
+function scatterAddCross(
+  Y: Float64Array, out: Float64Array, s: number, d: number, A: Int32Array, Abar: Int32Array, v: Float64Array, scale: number,
+): void {
+  const a = A.length;
+  for (let q = 0; q < s; q++) {
+    for (let t = 0; t < Abar.length; t++) {
+      const f = scale * v[t]!;
+      const row = q * d * d + Abar[t]! * d;
+      const src = (q * d + a + t) * a;
+      for (let j = 0; j < a; j++) out[row + A[j]!]! += f * Y[src + j]!;
+    }
+  }
+}
+
+/** On Ā × Ā: out_q += π(2 diag(v) S_q diag(v) + E_q diag(v)). */
+function addDecoupledBlock(x: QuadraticBlock, out: QuadraticBlock, Abar: Int32Array, v: Float64Array, w: number, Ep: Float64Array): void {
+  const d = x.dim;
+  const e = Abar.length;
+  for (let q = 0; q < x.count; q++) {
     for (let t = 0; t < e; t++) {
-      const row = q * d2 + Abar[t]! * d;
-      const vt = v[t]!;
-      for (let r = 0; r < e; r++) out.S[row + Abar[r]!]! += 2 * w * vt * x.S[row + Abar[r]!]! * v[r]!;
-      out.S[row + Abar[t]!]! += w * Ep[q]! * vt;
+      const row = q * d * d + Abar[t]! * d;
+      const f = 2 * w * v[t]!;
+      for (let r = 0; r < e; r++) out.S[row + Abar[r]!]! += f * x.S[row + Abar[r]!]! * v[r]!;
+      out.S[row + Abar[t]!]! += w * Ep[q]! * v[t]!;
     }
   }
 }
@@ -447,7 +508,8 @@ export function pooledGaussianPreconditioner(
     }
   }
   const scale = kind === 'scaled-pooled' ? fourthMomentScaling(mix, mu, cov.data) : null;
-  return { apply: (m) => applyPooledInverse(mu, cov.data, covInv, scale, m, backend) };
+  const scratch: PreconditionerScratch = { R: new Float64Array(0), Y: new Float64Array(0) };
+  return { apply: (m) => applyPooledInverse(mu, cov.data, covInv, scale, m, scratch, backend) };
 }
 
 /**
@@ -486,42 +548,40 @@ function fourthMomentScaling(mix: GaussianMixture, mu: Float64Array, pooledCov: 
   return D;
 }
 
+/** Work arrays of the preconditioner (o·d² doubles each), grown as needed and reused. */
+interface PreconditionerScratch {
+  R: Float64Array;
+  Y: Float64Array;
+}
+
 async function applyPooledInverse(
   mu: Float64Array, cov: Float64Array, covInv: Float64Array, scale: Float64Array | null, m: QuadraticBlock,
-  backend: LinAlgBackend,
+  scratch: PreconditionerScratch, backend: LinAlgBackend,
 ): Promise<QuadraticBlock> {
   const d = m.dim;
   const s = m.count;
   const d2 = d * d;
   const out = zeroQuadraticBlock(s, d);
   if (s === 0) return out;
+  if (scratch.R.length < s * d2) {
+    scratch.R = new Float64Array(s * d2);
+    scratch.Y = new Float64Array(s * d2);
+  }
+  const { R, Y } = scratch;
   // Linear part: dvec_q = Σ̄⁻¹(m1_q − μ̄ m0_q).
   const g1 = new Float64Array(s * d);
   for (let q = 0; q < s; q++) for (let i = 0; i < d; i++) g1[q * d + i] = m.b[q * d + i]! - mu[i]! * m.a[q]!;
   const dvec = new Float64Array(s * d);
   backend.dgemm(false, false, s, d, d, 1, g1, covInv, 0, dvec);
-  // Quadratic part: R_q = M2_q − μ̄m1ᵀ − m1μ̄ᵀ + μ̄μ̄ᵀm0 − m0Σ̄, rescaled, then ½Σ̄⁻¹RΣ̄⁻¹, rescaled.
-  const R = new Float64Array(s * d2);
-  for (let q = 0; q < s; q++) {
-    const m0 = m.a[q]!;
-    const off = q * d2;
-    for (let i = 0; i < d; i++) {
-      const m1i = m.b[q * d + i]!;
-      for (let j = 0; j < d; j++) {
-        let r = m.S[off + i * d + j]! - mu[i]! * m.b[q * d + j]! - m1i * mu[j]! + mu[i]! * mu[j]! * m0 - m0 * cov[i * d + j]!;
-        if (scale !== null) r *= scale[i * d + j]!;
-        R[off + i * d + j] = r;
-      }
-    }
-  }
-  const Y = new Float64Array(s * d2);
+  // Quadratic part: S_q = ½ D∘(Σ̄⁻¹ (D∘R_q) Σ̄⁻¹) (D = 1 for the plain pooled inverse).
+  centeredSecondMoments(m, mu, cov, scale, R);
   await backend.dgemmAsync(false, false, s * d, d, d, 1, R, covInv, 0, Y);
   for (let q = 0; q < s; q++) {
     await backend.dgemmAsync(true, false, d, d, d, 0.5, Y.subarray(q * d2, (q + 1) * d2), covInv, 0, out.S.subarray(q * d2, (q + 1) * d2));
   }
   if (scale !== null) for (let q = 0; q < s; q++) for (let i = 0; i < d2; i++) out.S[q * d2 + i]! *= scale[i]!;
   symmetrizeBlock(out);
-  // Constant and conversion back to monomial coefficients.
+  // Constant c = m0 − tr(SΣ̄), then back to monomial coefficients a = c − dᵀμ̄ + μ̄ᵀSμ̄, b = d − 2Sμ̄.
   const Smu = new Float64Array(s * d);
   backend.dgemm(false, false, s * d, 1, d, 1, out.S, mu, 0, Smu);
   for (let q = 0; q < s; q++) {
@@ -538,6 +598,26 @@ async function applyPooledInverse(
     out.a[q] = c - dmu + muSmu;
   }
   return out;
+}
+
+/** R_q = D∘(M2_q − μ̄m1ᵀ − m1μ̄ᵀ + μ̄μ̄ᵀm0 − m0Σ̄): the centred Hermite moments of the quadratic block, rescaled. */
+function centeredSecondMoments(m: QuadraticBlock, mu: Float64Array, cov: Float64Array, scale: Float64Array | null, R: Float64Array): void {
+  const d = m.dim;
+  const d2 = d * d;
+  for (let q = 0; q < m.count; q++) {
+    const m0 = m.a[q]!;
+    const off = q * d2;
+    const boff = q * d;
+    for (let i = 0; i < d; i++) {
+      const m1i = m.b[boff + i]!;
+      const mui = mu[i]!;
+      const row = i * d;
+      for (let j = 0; j < d; j++) {
+        R[off + row + j] = m.S[off + row + j]! - mui * m.b[boff + j]! - m1i * mu[j]! + mui * mu[j]! * m0 - m0 * cov[row + j]!;
+      }
+      if (scale !== null) for (let j = 0; j < d; j++) R[off + row + j]! *= scale[row + j]!;
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

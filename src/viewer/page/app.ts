@@ -229,12 +229,15 @@ function renderAttack(s: CheckpointSummary, data: CheckpointData): void {
   const kMax = s.attack.length - 1;
   state.k = Math.min(state.k, kMax);
   const step = s.attack[state.k]!;
-  $('attack-explain').textContent = `Every test input x is replaced by x − (u₁·x)u₁ − … − (uₖ·x)uₖ: the top-k left singular directions of the linear approximant's β are removed. Scored on ${index.attack.samples} images of ${index.attack.data}.`;
+  $('attack-explain').textContent = `Every test input x is replaced by x − (u₁·x)u₁ − … − (uₖ·x)uₖ: the top-k left singular directions of the linear approximant's β are removed. Scored on ${index.attack.description}.`;
   const input = $('attack-k') as HTMLInputElement;
   input.max = String(kMax);
   input.value = String(state.k);
   input.setAttribute('aria-valuetext', `k = ${state.k}`);
   $('attack-kmax').textContent = String(kMax);
+  const sig = s.singularValues.slice(0, kMax).map((v, i) => `σ${subscript(i + 1)} = ${formatNumber(v)}`);
+  $('attack-sigmas').textContent = state.k === 0 ? `Singular values of β: ${sig.join(', ')}.`
+    : `Removed: ${sig.slice(0, state.k).join(', ')}; kept: ${sig.slice(state.k).join(', ') || 'none of the first ' + kMax}.`;
   $('attack-k-value').textContent = `k = ${state.k}`;
   for (const key of ['network', 'linear', 'quadratic'] as const) $(`acc-${key}`).textContent = formatPercent(step.accuracy[key]);
   for (const key of ['linear', 'quadratic'] as const) {
@@ -244,9 +247,9 @@ function renderAttack(s: CheckpointSummary, data: CheckpointData): void {
   const right = $('attack-digits');
   right.replaceChildren();
   const digits = index.digits;
-  if (digits === null || digitsData === null || data.detail.digits === null || index.imageShape === null || s.layout.singular === null) return;
+  if (digits === null || digitsData === null || data.detail.digits === null || s.layout.singular === null) return;
   const d = index.inputDim;
-  right.append(el('h3', {}, `Test digits with k = ${state.k} direction${state.k === 1 ? '' : 's'} removed`),
+  right.append(el('h3', {}, `Test ${index.imageShape === null ? 'samples' : 'digits'} with k = ${state.k} direction${state.k === 1 ? '' : 's'} removed`),
     el('p', { class: 'muted explain' }, 'Under each: the class predicted by the network (N), the linear (L) and the quadratic (Q) approximant; wrong ones in orange. Click a digit for its logits.'));
   const box = el('div', { class: 'digits', id: 'digits', role: 'group', 'aria-label': 'test digits' });
   // One column per class, so that each row holds one example of every class.
@@ -263,18 +266,25 @@ function renderAttack(s: CheckpointSummary, data: CheckpointData): void {
       type: 'button', class: 'digit', id: `digit-${j}`, 'aria-pressed': String(j === state.digit),
       'aria-label': `test image ${digits.indices[j]}, class ${index.classNames[lab]}: network ${index.classNames[r.predictions.network]}, linear ${index.classNames[r.predictions.linear]}, quadratic ${index.classNames[r.predictions.quadratic]}`,
     });
-    const cv = heatmap(projectOut(x, U, d, state.k), scaleImg, '');
-    cv.setAttribute('aria-hidden', 'true');
-    cv.removeAttribute('role');
-    cv.removeAttribute('aria-label');
-    b.append(cv, predictionText(lab, r));
+    if (index.imageShape !== null) {
+      const cv = heatmap(projectOut(x, U, d, state.k), scaleImg, '');
+      cv.setAttribute('aria-hidden', 'true');
+      cv.removeAttribute('role');
+      cv.removeAttribute('aria-label');
+      b.append(cv);
+    } else {
+      // Inputs that are not images: the button names the sample instead.
+      b.append(el('span', { class: 'sample' }, `#${digits.indices[j]} (${index.classNames[lab]})`));
+    }
+    b.append(predictionText(lab, r));
     b.addEventListener('click', () => {
       state.digit = j;
       void render().catch(showError);
     });
     box.append(b);
   });
-  right.append(box, colorbar(scaleImg, 'pixel value (as the network sees it)'));
+  right.append(box);
+  if (index.imageShape !== null) right.append(colorbar(scaleImg, 'pixel value (as the network sees it)'));
 }
 
 function renderLogits(s: CheckpointSummary, data: CheckpointData): void {
