@@ -18,6 +18,7 @@ import { registerEig } from './commands/eig.js';
 import { registerAttack } from './commands/attack.js';
 import { registerSteer } from './commands/steer.js';
 import { registerLogits } from './commands/logits.js';
+import { registerView } from './commands/view.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerAttack(program);
   registerSteer(program);
   registerLogits(program);
+  registerView(program);
   return program;
 }
 

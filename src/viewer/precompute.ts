@@ -23,7 +23,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 import { InvalidArgumentError, PolyapproxError, ShapeError } from '../errors.js';
 import { Matrix } from '../linalg/matrix.js';
 import { fitLinear, fitQuadratic } from '../approx/fit/index.js';
@@ -39,7 +39,7 @@ import { writeFileAtomic } from '../formats/atomic.js';
 import { readFileBytes, readSafetensors } from '../formats/safetensors.js';
 import { PUOR_ANCHORS } from '../figures/colormap.js';
 import { isBuiltinDataset, loadDataset, type Dataset } from '../data/datasets.js';
-import { firstOfEachClass, imageShapeFor, loadEvaluationData, loadModelWithScaling } from '../cli/commands/attack.js';
+import { imageShapeFor, loadEvaluationData, loadModelWithScaling } from '../cli/commands/attack.js';
 import {
   VIEWER_FORMAT, VIEWER_FORMAT_VERSION, type AttackStepSummary, type BlobLayout, type CheckpointDetail,
   type CheckpointSummary, type ClassEigen, type CurveChart, type Curves, type DigitResult, type ViewerIndex,
@@ -700,6 +700,10 @@ export async function precomputeViewer(opts: PrecomputeOptions): Promise<Precomp
     await new Promise<void>((r) => setImmediate(r));
   }
   if (src.kind === 'approximant' && opts.model === undefined) addNote('a single approximant without --model: no attack and no test digits (they need the network)');
+  else if (evalState === 'unloaded' && !summaries.some((s) => s.attack !== null)) {
+    // Every checkpoint came from the cache, computed without test data; the reason was noted back then.
+    addNote('no test data was available: the attack and the test digits are not shown (pass --data)');
+  }
   if (summaries.some((s) => s.degree === 1)) addNote('a degree-1 approximant has no Γ: no eigenvectors or spectrum');
 
   const { d, o } = dims!;

@@ -57,9 +57,10 @@ interface Chromium {
 }
 
 /** How to get a browser, for the message when there is none. */
-export function browserInstallHint(reason: string): string {
+function browserInstallHint(reason: string): string {
   return `headless Chromium is not available: ${reason}. Install it with \`apt-get install -y chromium\` (Debian) and ` +
-    `\`npm install --no-save playwright-core@${PLAYWRIGHT_VERSION}\`, or point POLYAPPROX_CHROMIUM at a Chromium binary`;
+    `\`npm install\` (the development dependency playwright-core@${PLAYWRIGHT_VERSION}; or \`npm install --no-save playwright-core@${PLAYWRIGHT_VERSION}\`), ` +
+    'or point POLYAPPROX_CHROMIUM at a Chromium binary';
 }
 
 async function findChromium(): Promise<{ chromium: Chromium } | { problem: string }> {

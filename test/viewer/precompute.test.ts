@@ -426,6 +426,12 @@ describe('viewer precompute on a synthetic run', () => {
     assert.equal(r.index.imageShape, null);
     assert.ok(r.index.notes.some((n) => /--data/.test(n)));
     assert.equal(r.index.checkpoints[0]!.eigen!.length, 2);
+    // A new (empty) study.json rebuilds the index from the cached checkpoint: the notes still say what is missing.
+    writeFileSync(join(dir, 'study.json'), JSON.stringify({ rows: [] }));
+    const again = await precomputeViewer({ source: dir, top: 1 });
+    assert.equal(again.computed, 0);
+    assert.ok(again.index.notes.some((n) => /--data/.test(n)), again.index.notes.join('; '));
+    assert.ok(again.index.notes.some((n) => /no test-set rows/.test(n)));
   });
 });
 

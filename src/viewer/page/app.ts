@@ -237,7 +237,7 @@ function renderAttack(s: CheckpointSummary, data: CheckpointData): void {
   $('attack-kmax').textContent = String(kMax);
   const sig = s.singularValues.slice(0, kMax).map((v, i) => `σ${subscript(i + 1)} = ${formatNumber(v)}`);
   $('attack-sigmas').textContent = state.k === 0 ? `Singular values of β: ${sig.join(', ')}.`
-    : `Removed: ${sig.slice(0, state.k).join(', ')}; kept: ${sig.slice(state.k).join(', ') || 'none of the first ' + kMax}.`;
+    : `Removed: ${sig.slice(0, state.k).join(', ')}.${state.k < kMax ? ` Next: ${sig[state.k]}.` : ''}`;
   $('attack-k-value').textContent = `k = ${state.k}`;
   for (const key of ['network', 'linear', 'quadratic'] as const) $(`acc-${key}`).textContent = formatPercent(step.accuracy[key]);
   for (const key of ['linear', 'quadratic'] as const) {

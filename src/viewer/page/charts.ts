@@ -218,9 +218,8 @@ export function lineChartSvg(opts: LineChartOptions): string {
     const X = fmt(x(opts.marker.x));
     const m = CHART_MARGIN;
     parts.push(`<line x1="${X}" x2="${X}" y1="${m.top}" y2="${opts.height - m.bottom}" class="marker" data-x="${opts.marker.x}"/>`);
-    const right = x(opts.marker.x) > (m.left + opts.width - m.right) / 2;
-    // Along the bottom: the curves of these metrics rarely pass there, the label stays readable.
-    parts.push(`<text x="${right ? fmt(x(opts.marker.x) - 4) : fmt(x(opts.marker.x) + 4)}" y="${opts.height - m.bottom - 5}" class="marker-label" text-anchor="${right ? 'end' : 'start'}">${escapeXml(opts.marker.label)}</text>`);
+    // In the title row, right-aligned: inside the plot it would cross the curves somewhere.
+    parts.push(`<text x="${opts.width - m.right}" y="15" class="marker-label" text-anchor="end">${escapeXml(opts.marker.label)}</text>`);
     for (const s of opts.series) {
       const p = s.points.find(([px]) => px === opts.marker!.x);
       if (p !== undefined && usable(p[1], opts.logY)) {

@@ -1,0 +1,178 @@
+/**
+ * MNIST-scale benchmark of the exact quadratic approximant under a Gaussian mixture (block PCG,
+ * `src/approx/fit/mixtureKrylov.ts`): a 784→256→10 ReLU MLP under the 10-component class-conditional mixture of
+ * MNIST-train (class means, class covariances + 1e-6·I, empirical class weights).
+ *
+ * The network is the newest one-hidden-layer 784→·→10 trainer checkpoint found under `runs/` (or the file given in
+ * `checkpoint`), otherwise a random network with PyTorch's default `nn.Linear` init (U(±1/√fan_in), seed 42).
+ *
+ * Prints: iterations, final relative residual, seconds, peak RSS (`process.resourceUsage().maxRSS`), PASS/FAIL
+ * against ≤ 180 s and ≤ 6 GB; then the Monte Carlo FVU on mixture samples of the mixture quadratic, of the
+ * single-Gaussian quadratic (pooled mean and covariance) and of the N(0, I) quadratic; and, unless disabled, the
+ * analytic mixture FVU from `mixtureVarianceReport` with its run time. The machine may be shared: the 1-minute
+ * load average is printed with the timings.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadavg } from 'node:os';
+
+import { Matrix } from '../src/linalg/matrix.js';
+import { getBackend } from '../src/linalg/index.js';
+import { Rng } from '../src/numerics/random.js';
+import { createMLP, type MLP } from '../src/approx/network.js';
+import { Gaussian, type GaussianMixture } from '../src/approx/inputModel.js';
+import { fitQuadraticGaussian } from '../src/approx/fit/gaussian.js';
+import { fitLinearMixture, mixtureVarianceReport } from '../src/approx/fit/mixture.js';
+import { fitQuadraticMixtureKrylov, type MixturePreconditioner } from '../src/approx/fit/mixtureKrylov.js';
+import { monteCarloFvu } from '../src/approx/monteCarlo.js';
+import { loadDataset } from '../src/data/datasets.js';
+import { classConditionalMixture } from '../src/data/inputModels.js';
+import { readMlpCheckpoint } from '../src/train/checkpoint.js';
+
+export interface BenchMixtureOptions {
+  /** A trainer checkpoint to approximate; default: the newest suitable one under `runs/`, else random weights. */
+  checkpoint?: string;
+  /** Ignore checkpoints and use the random network. */
+  random?: boolean;
+  /** Relative residual to reach. Default 1e-8. */
+  tol?: number;
+  /** Default 500. */
+  maxIterations?: number;
+  preconditioner?: MixturePreconditioner;
+  /** Mixture samples for the Monte Carlo FVU. Default 20 000. */
+  samples?: number;
+  /** Also compute the analytic mixture FVU (`mixtureVarianceReport`). Default true. */
+  analyticFvu?: boolean;
+  /** Print a progress line every this many iterations. Default 10. */
+  progressEvery?: number;
+  log?: (line: string) => void;
+}
+
+/** Time and memory targets of the issue. */
+const TARGET_SECONDS = 180;
+const TARGET_BYTES = 6 * 2 ** 30;
+
+/** 784→256→10 ReLU with PyTorch's default Linear init: weights and biases ~ U(−1/√fan_in, 1/√fan_in). */
+function pytorchInitMlp(seed: number): MLP {
+  const rng = new Rng(seed);
+  const uniform = (n: number, bound: number) => Float64Array.from({ length: n }, () => (2 * rng.uniform() - 1) * bound);
+  const d = 784, h = 256, o = 10;
+  return createMLP({
+    W1: new Matrix(h, d, uniform(h * d, 1 / Math.sqrt(d))), b1: uniform(h, 1 / Math.sqrt(d)),
+    W2: new Matrix(o, h, uniform(o * h, 1 / Math.sqrt(h))), b2: uniform(o, 1 / Math.sqrt(h)),
+    activation: 'relu',
+  });
+}
+
+/** A one-hidden-layer 784→h→10 network from a trainer checkpoint, or null if the file is not one. */
+function mlpFromCheckpoint(path: string): MLP | null {
+  try {
+    const { mlp } = readMlpCheckpoint(path);
+    if (mlp.layers.length !== 2) return null;
+    const [l1, l2] = mlp.layers as [typeof mlp.layers[0], typeof mlp.layers[0]];
+    if (l1.inFeatures !== 784 || l2.outFeatures !== 10) return null;
+    return createMLP({
+      W1: new Matrix(l1.outFeatures, l1.inFeatures, Float64Array.from(l1.weight)), b1: Float64Array.from(l1.bias),
+      W2: new Matrix(l2.outFeatures, l2.inFeatures, Float64Array.from(l2.weight)), b2: Float64Array.from(l2.bias),
+      activation: mlp.activation,
+    });
+  } catch {
+    return null;
+  }
+}
+
+/** The newest `*.safetensors` under runs/ (two levels deep) that is a suitable checkpoint. */
+function newestCheckpoint(root = 'runs'): { path: string; net: MLP } | null {
+  if (!existsSync(root)) return null;
+  const files: { path: string; mtime: number }[] = [];
+  const visit = (dir: string, depth: number) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      const st = statSync(path);
+      if (st.isDirectory() && depth < 2) visit(path, depth + 1);
+      else if (st.isFile() && name.endsWith('.safetensors')) files.push({ path, mtime: st.mtimeMs });
+    }
+  };
+  visit(root, 0);
+  files.sort((a, b) => b.mtime - a.mtime);
+  for (const f of files) {
+    const net = mlpFromCheckpoint(f.path);
+    if (net !== null) return { path: f.path, net };
+  }
+  return null;
+}
+
+function pickNetwork(opts: BenchMixtureOptions): { net: MLP; source: string } {
+  if (opts.checkpoint !== undefined) {
+    const net = mlpFromCheckpoint(opts.checkpoint);
+    if (net === null) throw new Error(`${opts.checkpoint} is not a one-hidden-layer 784→h→10 trainer checkpoint`);
+    return { net, source: opts.checkpoint };
+  }
+  if (!opts.random) {
+    const found = newestCheckpoint();
+    if (found !== null) return { net: found.net, source: found.path };
+  }
+  return { net: pytorchInitMlp(42), source: 'random (PyTorch default init, seed 42)' };
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+}
+
+/** The pooled single Gaussian N(μ̄, Σ̄) of a mixture. */
+function pooledGaussian(mix: GaussianMixture): Gaussian {
+  return new Gaussian(mix.mean(), mix.covariance());
+}
+
+export async function benchMixture(opts: BenchMixtureOptions = {}): Promise<void> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const samples = opts.samples ?? 20_000;
+  const every = opts.progressEvery ?? 10;
+  log('\n## Quadratic approximant under the MNIST class-conditional mixture (d = 784, K = 10), block PCG');
+  log(`backend ${getBackend().name}, ${getBackend().getThreads()} BLAS thread(s); 1-min load average ${loadavg()[0]!.toFixed(2)}`);
+
+  let t = performance.now();
+  const ds = loadDataset('mnist-train');
+  const mix = classConditionalMixture(ds.x, ds.labels, ds.classes);
+  const { net, source } = pickNetwork(opts);
+  log(`network: 784→${net.W1.rows}→10 ${net.activation.name}, ${source}`);
+  log(`mixture: ${mix.components.length} classes, covariances + 1e-6·I, built in ${((performance.now() - t) / 1000).toFixed(1)} s (not timed below)`);
+
+  const rssBefore = process.resourceUsage().maxRSS * 1024;
+  const res = await fitQuadraticMixtureKrylov(net, mix, {
+    tol: opts.tol, maxIterations: opts.maxIterations, preconditioner: opts.preconditioner,
+    onIteration: (it, r) => {
+      if (it % every === 0) log(`  iteration ${it}: max relative residual ${r.toExponential(3)} (${((performance.now() - t) / 1000).toFixed(1)} s)`);
+    },
+  });
+  const peak = process.resourceUsage().maxRSS * 1024;
+  const worst = Math.max(...res.residuals);
+  log(`solve: ${res.operatorApplications} operator applications; iterations per output [${res.iterations.join(', ')}]`);
+  log(`final relative residual (recomputed): max ${worst.toExponential(3)}, per output [${res.residuals.map((r) => r.toExponential(2)).join(', ')}]`);
+  log(`ridge added: ${res.ridge}; load average now ${loadavg()[0]!.toFixed(2)}`);
+  const timePass = res.seconds <= TARGET_SECONDS;
+  const memPass = peak <= TARGET_BYTES;
+  log(`time ${res.seconds.toFixed(1)} s (target ≤ ${TARGET_SECONDS} s): ${timePass ? 'PASS' : 'FAIL'}`);
+  log(`peak RSS ${gib(peak)} (before the solve ${gib(rssBefore)}; target ≤ 6 GiB): ${memPass ? 'PASS' : 'FAIL'}`);
+
+  t = performance.now();
+  const single = fitQuadraticGaussian(net, pooledGaussian(mix));
+  const isotropic = fitQuadraticGaussian(net, Gaussian.standard(784));
+  const fits = [
+    { name: 'mixture quadratic (exact, block PCG)', approx: res.approx },
+    { name: 'single-Gaussian quadratic N(μ̄, Σ̄)', approx: single },
+    { name: 'isotropic quadratic N(0, I)', approx: isotropic },
+  ];
+  log(`Monte Carlo FVU on ${samples} mixture samples (same samples for every fit):`);
+  for (const f of fits) {
+    const mc = monteCarloFvu(net, f.approx, mix, samples, { seed: 7 });
+    log(`  ${f.name.padEnd(40)} FVU ${mc.fvu.toFixed(5)} ± ${mc.se.toFixed(5)}`);
+  }
+  log(`  (${((performance.now() - t) / 1000).toFixed(1)} s)`);
+
+  if (opts.analyticFvu ?? true) {
+    t = performance.now();
+    const report = mixtureVarianceReport(net, mix, [fitLinearMixture(net, mix), res.approx]);
+    log(`analytic mixture FVU (mixtureVarianceReport): quadratic ${report.fvu.toFixed(5)}, linear ${(1 - report.byDegree[1]! / report.total).toFixed(5)}; took ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+}
