@@ -17,6 +17,7 @@ import type { BackendName, LinAlgBackend } from '../src/linalg/backend.js';
 import { loadNativeBackend } from '../src/linalg/native.js';
 import { benchLinalg } from './linalg.js';
 import { benchApprox } from './approx.js';
+import { benchCli } from './cli.js';
 import { setBackend } from '../src/linalg/index.js';
 
 /** What every section receives. */
@@ -57,6 +58,13 @@ const SECTIONS: readonly BenchSection[] = [
       setBackend(b.name);
       console.log(`backend: ${b.name}`);
       await benchApprox({ runs: runs ?? 3 });
+    },
+  },
+  {
+    name: 'cli',
+    description: 'polyapprox fit end to end vs the same closed form in numpy (784→4096→10 ReLU, dense Gaussian)',
+    async run({ runs }) {
+      await benchCli({ runs: runs ?? 3 });
     },
   },
 ];
