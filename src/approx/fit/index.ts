@@ -4,7 +4,8 @@
  * | input model      | degree 1                  | degree 2                         | degree K ≥ 3          |
  * |------------------|---------------------------|----------------------------------|-----------------------|
  * | Gaussian N(μ, Σ) | closed form (Stein)       | closed form, Γ factored, O(h·d²) | Hermite (ridge) form  |
- * | mixture          | law of total covariance   | dense normal equations (small d) | —                     |
+ * | mixture          | law of total covariance   | dense normal equations (d ≤ 64), | —                     |
+ * |                  |                           | preconditioned CG above (async)  |                       |
  */
 import { InvalidArgumentError } from '../../errors.js';
 import type { InputModel } from '../inputModel.js';
@@ -15,6 +16,8 @@ import { gaussianVarianceReport, type VarianceOptions } from '../variance.js';
 import { fitHermiteGaussian, fitLinearGaussian, fitQuadraticGaussian } from './gaussian.js';
 import { fitByMasterTheorem } from './masterTheoremRoute.js';
 import { fitLinearMixture, fitQuadraticMixtureDense, mixtureVarianceReport } from './mixture.js';
+import { fitQuadraticMixtureKrylov, type MixtureKrylovOptions } from './mixtureKrylov.js';
+import { DEFAULT_MAX_DENSE_DIM } from './normalEquations.js';
 
 export interface FitOptions {
   /** Compute the exact variance report (total variance, explained per degree, FVU) and attach it. Default false. */
@@ -59,7 +62,10 @@ export function fitLinear(net: Network, input: InputModel, opts: FitOptions = {}
   return opts.variance ? attachVariance(net, input, fitted, opts.varianceOptions) : fitted;
 }
 
-/** The least-squares quadratic approximant under `input`. */
+/**
+ * The least-squares quadratic approximant under `input`. Under a mixture with d > 64 the dense normal equations are
+ * too large; use {@link fitQuadraticAsync}, which solves them by preconditioned conjugate gradients.
+ */
 export function fitQuadratic(net: Network, input: InputModel, opts: FitOptions = {}): PolynomialApproximant {
   checkInput(net, input);
   let fitted: PolynomialApproximant;
@@ -69,6 +75,33 @@ export function fitQuadratic(net: Network, input: InputModel, opts: FitOptions =
     fitted = fitQuadraticMixtureDense(net, input);
   }
   return opts.variance ? attachVariance(net, input, fitted, opts.varianceOptions) : fitted;
+}
+
+export interface AsyncFitOptions extends FitOptions {
+  /** Options of the conjugate-gradient solver used for quadratic fits under mixtures with d > 64. */
+  krylov?: MixtureKrylovOptions;
+}
+
+/**
+ * {@link fitQuadratic} for every input model and size: under a mixture with d > 64 it runs the Krylov solver
+ * (exact to its stated residual, default 1e-8; matrix products off the main thread on the native backend).
+ */
+export async function fitQuadraticAsync(net: Network, input: InputModel, opts: AsyncFitOptions = {}): Promise<PolynomialApproximant> {
+  checkInput(net, input);
+  if (input.kind !== 'mixture' || input.dim <= DEFAULT_MAX_DENSE_DIM) return fitQuadratic(net, input, opts);
+  const { approx, iterations, residuals } = await fitQuadraticMixtureKrylov(net, input, opts.krylov);
+  const worst = Math.max(...residuals);
+  const fitted = approx.withInfo({
+    ...approx.info,
+    method: `conjugate gradients (${Math.max(...iterations)} iterations, relative residual ${worst.toExponential(1)})`,
+  });
+  return opts.variance ? attachVariance(net, input, fitted, opts.varianceOptions) : fitted;
+}
+
+/** {@link fit} for every input model and size (see {@link fitQuadraticAsync}). */
+export async function fitAsync(net: Network, input: InputModel, degree: number, opts: AsyncFitOptions = {}): Promise<Approximant> {
+  if (degree === 2) return fitQuadraticAsync(net, input, opts);
+  return fit(net, input, degree, opts);
 }
 
 /** The least-squares polynomial approximant of any degree K under a single Gaussian, in Hermite (ridge) form. */
@@ -102,5 +135,7 @@ export function explainedVariance(net: Network, input: InputModel, degree: numbe
   if (degree === 2) fits.push(fitQuadraticMixtureDense(net, input));
   return mixtureVarianceReport(net, input, fits, opts);
 }
+
+export { fitQuadraticMixtureKrylov, type MixtureKrylovOptions };
 
 export { fitByMasterTheorem, fitHermiteGaussian, fitLinearGaussian, fitLinearMixture, fitQuadraticGaussian, fitQuadraticMixtureDense };

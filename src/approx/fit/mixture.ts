@@ -102,7 +102,7 @@ export function fitQuadraticMixtureDense(
   const maxDim = opts.maxDim ?? DEFAULT_MAX_DENSE_DIM;
   if (d > maxDim) {
     throw new InvalidArgumentError(
-      `the dense quadratic mixture fit needs (1 + d + d(d+1)/2)² doubles; d = ${d} exceeds the limit ${maxDim} (raise maxDim, or use the large-d solver)`,
+      `the dense quadratic mixture fit needs (1 + d + d(d+1)/2)² doubles; d = ${d} exceeds the limit ${maxDim} (raise maxDim, or use fitQuadraticAsync, which solves large d by conjugate gradients)`,
     );
   }
   const o = outputDim(net);

@@ -3,7 +3,7 @@
  */
 import { totalmem } from 'node:os';
 import type { Command } from 'commander';
-import { fit, type FitOptions } from '../../approx/fit/index.js';
+import { fitAsync, type AsyncFitOptions } from '../../approx/fit/index.js';
 import { hiddenDim, inputDim, outputDim } from '../../approx/network.js';
 import { PolynomialApproximant } from '../../approx/result.js';
 import { saveApproximant, DEFAULT_DENSE_GAMMA_LIMIT } from '../../formats/approximantFile.js';
@@ -65,9 +65,15 @@ Examples:
         throw new UsageError(`a dense gamma would take ${(denseBytes / 2 ** 30).toFixed(1)} GiB (${o}×${d}×${d} doubles), more than this machine can hold; use --gamma factored`);
       }
       const variance = Boolean(flags.json || flags.fvu);
-      const opts: FitOptions = { variance };
+      const opts: AsyncFitOptions = {
+        variance,
+        krylov: { onIteration: (it, residual) => progress.update(it, `relative residual ${residual.toExponential(2)}`) },
+      };
+      const krylov = input.kind === 'mixture' && degree === 2 && d > 64;
+      if (krylov) progress.start('conjugate gradients', 500);
       progress.note(`polyapprox: fitting degree ${degree} under ${input.describe()}${variance ? ' with exact variance accounting' : ''}`);
-      const approx = fit(net, input, degree, opts);
+      const approx = await fitAsync(net, input, degree, opts);
+      if (krylov) progress.stop();
       saveApproximant(flags.out, approx, { gamma: gammaForm, denseLimitBytes: DEFAULT_DENSE_GAMMA_LIMIT, metadata: { source_model: flags.model, mapping: loaded.mapping } });
       const seconds = (performance.now() - t0) / 1000;
       const v = approx.info.variance;
