@@ -214,6 +214,31 @@ interface ComponentOperatorData {
   decoupledVar: Float64Array;
   /** A followed by Ā. */
   rowOrder: Int32Array;
+  /** A as maximal runs of consecutive indices. */
+  coupledRuns: IndexRuns;
+}
+
+/** A sorted index set as runs of consecutive indices: run r covers start[r] .. start[r] + length[r] − 1 and sits at
+ * offset[r] in the packed order. Copying run by run avoids an indirect load per element. */
+interface IndexRuns {
+  start: Int32Array;
+  length: Int32Array;
+  offset: Int32Array;
+}
+
+function indexRuns(idx: Int32Array): IndexRuns {
+  const start: number[] = [];
+  const length: number[] = [];
+  const offset: number[] = [];
+  for (let i = 0; i < idx.length; i++) {
+    if (i > 0 && idx[i] === idx[i - 1]! + 1) length[length.length - 1]!++;
+    else {
+      start.push(idx[i]!);
+      length.push(1);
+      offset.push(i);
+    }
+  }
+  return { start: Int32Array.from(start), length: Int32Array.from(length), offset: Int32Array.from(offset) };
 }
 
 /** Splits {0..d−1} into coordinates with some non-zero off-diagonal covariance and those without. */
@@ -237,7 +262,7 @@ function componentOperatorData(g: Gaussian, weight: number): ComponentOperatorDa
   for (let i = 0; i < a; i++) for (let j = 0; j < a; j++) coupledCov[i * a + j] = cov[coupled[i]! * d + coupled[j]!]!;
   const decoupledVar = Float64Array.from(decoupled, (i) => cov[i * d + i]!);
   const rowOrder = Int32Array.from([...coupled, ...decoupled]);
-  return { weight, mean: g.mean, cov, coupled, decoupled, coupledCov, decoupledVar, rowOrder };
+  return { weight, mean: g.mean, cov, coupled, decoupled, coupledCov, decoupledVar, rowOrder, coupledRuns: indexRuns(coupled) };
 }
 
 /** θ ↦ Aθ for blocks of polynomials; see {@link mixtureMomentOperator}. */
@@ -273,7 +298,7 @@ class OperatorScratch {
   product = new Float64Array(0);
   readonly square: Float64Array;
   constructor(readonly d: number, readonly maxCoupled: number) {
-    this.square = new Float64Array(maxCoupled * maxCoupled);
+    this.square = new Float64Array(2 * maxCoupled * maxCoupled);
   }
   ensure(count: number): void {
     const need = count * this.d * this.maxCoupled;
@@ -379,15 +404,22 @@ async function addCovarianceSandwich(
     const rows = c.rowOrder;
     const G = scratch.gathered;
     const Y = scratch.product;
-    gatherBlocks(x.S, d, s, rows, c.coupled, G);
+    gatherBlocks(x.S, d, s, rows, c.coupledRuns, a, G);
     await backend.dgemmAsync(false, false, s * d, a, a, 1, G, c.coupledCov, 0, Y);
     traceAndShift(Y, s, d, a, Ep);
+    // Z_q = (S[A,A]C + ½E I)ᵀC, scattered into out.S_q[A, A] while the next product runs (two buffers).
     const Z = scratch.square;
+    const a2 = a * a;
+    let previous = -1;
     for (let q = 0; q < s; q++) {
-      await backend.dgemmAsync(true, false, a, a, a, 2 * w, Y.subarray(q * d * a, q * d * a + a * a), c.coupledCov, 0, Z);
-      scatterAddCoupled(Z, out.S, q * d2, d, c.coupled);
+      const buffer = Z.subarray((q % 2) * a2, (q % 2 + 1) * a2);
+      const product = backend.dgemmAsync(true, false, a, a, a, 2 * w, Y.subarray(q * d * a, q * d * a + a2), c.coupledCov, 0, buffer);
+      if (previous >= 0) scatterAddCoupled(Z.subarray((previous % 2) * a2, (previous % 2 + 1) * a2), out.S, previous * d2, d, c.coupled, c.coupledRuns);
+      await product;
+      previous = q;
     }
-    scatterAddCross(Y, out.S, s, d, c.coupled, c.decoupled, c.decoupledVar, 4 * w);
+    scatterAddCoupled(Z.subarray((previous % 2) * a2, (previous % 2 + 1) * a2), out.S, previous * d2, d, c.coupled, c.coupledRuns);
+    scatterAddCross(Y, out.S, s, d, c.coupledRuns, a, c.decoupled, c.decoupledVar, 4 * w);
   }
   addDecoupledBlock(x, out, c.decoupled, c.decoupledVar, w, Ep);
 }
@@ -417,39 +449,58 @@ function traceAndShift(Y: Float64Array, s: number, rows: number, cols: number, E
   }
 }
 
-/** dst[q][i][j] = src[q][rows[i]][cols[j]] (src blocks d×d, dst blocks rows.length × cols.length). */
-function gatherBlocks(src: Float64Array, d: number, s: number, rows: Int32Array, cols: Int32Array, dst: Float64Array): void {
+/** dst[q][i][·] = src[q][rows[i]][cols] (src blocks d×d, dst blocks rows.length × |cols|, cols given as runs). */
+function gatherBlocks(src: Float64Array, d: number, s: number, rows: Int32Array, cols: IndexRuns, nc: number, dst: Float64Array): void {
   const nr = rows.length;
-  const nc = cols.length;
+  const { start, length, offset } = cols;
+  const R = start.length;
   for (let q = 0; q < s; q++) {
     for (let i = 0; i < nr; i++) {
       const from = q * d * d + rows[i]! * d;
       const to = (q * nr + i) * nc;
-      for (let j = 0; j < nc; j++) dst[to + j] = src[from + cols[j]!]!;
+      for (let r = 0; r < R; r++) {
+        const f = from + start[r]!;
+        const t = to + offset[r]!;
+        const n = length[r]!;
+        for (let j = 0; j < n; j++) dst[t + j] = src[f + j]!;
+      }
     }
   }
 }
 
-/** out[off + A[i]·d + A[j]] += Z[i·a + j]. */
-function scatterAddCoupled(Z: Float64Array, out: Float64Array, off: number, d: number, A: Int32Array): void {
+/** out[off + A[i]·d + A[·]] += Z[i·a + ·] with A = rows = cols given also as runs. */
+function scatterAddCoupled(Z: Float64Array, out: Float64Array, off: number, d: number, A: Int32Array, runs: IndexRuns): void {
   const a = A.length;
+  const { start, length, offset } = runs;
+  const R = start.length;
   for (let i = 0; i < a; i++) {
     const row = off + A[i]! * d;
-    for (let j = 0; j < a; j++) out[row + A[j]!]! += Z[i * a + j]!;
+    for (let r = 0; r < R; r++) {
+      const t = row + start[r]!;
+      const f = i * a + offset[r]!;
+      const n = length[r]!;
+      for (let j = 0; j < n; j++) out[t + j]! += Z[f + j]!;
+    }
   }
 }
 
-/** out_q[Ā[t], A[j]] += scale·v_t·Y_q[a + t, j] (Y blocks d×a: rows a.. hold S[Ā, A]C). */
+/** out_q[Ā[t], A[·]] += scale·v_t·Y_q[a + t, ·] (Y blocks d×a: rows a.. hold S[Ā, A]C). */
 function scatterAddCross(
-  Y: Float64Array, out: Float64Array, s: number, d: number, A: Int32Array, Abar: Int32Array, v: Float64Array, scale: number,
+  Y: Float64Array, out: Float64Array, s: number, d: number, runs: IndexRuns, a: number, Abar: Int32Array, v: Float64Array, scale: number,
 ): void {
-  const a = A.length;
+  const { start, length, offset } = runs;
+  const R = start.length;
   for (let q = 0; q < s; q++) {
     for (let t = 0; t < Abar.length; t++) {
       const f = scale * v[t]!;
       const row = q * d * d + Abar[t]! * d;
       const src = (q * d + a + t) * a;
-      for (let j = 0; j < a; j++) out[row + A[j]!]! += f * Y[src + j]!;
+      for (let r = 0; r < R; r++) {
+        const to = row + start[r]!;
+        const from = src + offset[r]!;
+        const n = length[r]!;
+        for (let j = 0; j < n; j++) out[to + j]! += f * Y[from + j]!;
+      }
     }
   }
 }
@@ -785,11 +836,12 @@ async function blockPcg(
       const n = P.count;
       const PQ = quadraticBlockGram(P, Q, backend);
       const alpha = solveSmallSPD(PQ, n, quadraticBlockGram(P, Ract, backend), active.length);
-      const Xact = selectColumns(X, active);
+      // Update X in place when every column is active (the common case); R is rebuilt from B − AX after the loop.
+      const all = active.length === s;
+      const Xact = all ? X : selectColumns(X, active);
       blockGemm(1, P, alpha, 1, Xact, backend);
       blockGemm(-1, Q, alpha, 1, Ract, backend);
-      scatterColumns(Xact, X, active);
-      scatterColumns(Ract, R, active);
+      if (!all) scatterColumns(Xact, X, active);
       const norms = columnNorms(Ract);
       active.forEach((j, c) => {
         relres[j] = norms[c]! / bnorm[j]!;

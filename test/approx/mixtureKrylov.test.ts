@@ -1,0 +1,371 @@
+/**
+ * The block-PCG mixture solver (src/approx/fit/mixtureKrylov.ts) against independent oracles:
+ * - the dense normal equations (`fitQuadraticMixtureDense`, Isserlis feature moments) for d ≤ 12, MLP and GLU;
+ * - the golden case mlp_silu_mixture at degree 2 (reference values from the project's fixtures);
+ * - a one-component mixture ≡ the closed-form single-Gaussian fit, reached in one iteration;
+ * - the moment operator's quadratic form ⟨θ, Aθ⟩ ≡ cᵀ E[ψψᵀ] c computed from the dense feature moments, and
+ *   ⟨θ', Aθ⟩ = ⟨Aθ', θ⟩ (self-adjoint, PSD), including components with decoupled and identity covariances;
+ * - the preconditioner is the exact inverse for K = 1 and symmetric positive definite otherwise;
+ * - singular covariances: the automatic ridge, its value and its effect (≡ the dense fit of the ridged mixture);
+ * - typed errors: ConvergenceError, NotPositiveDefiniteError, ShapeError, InvalidArgumentError.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { Matrix } from '../../src/linalg/matrix.js';
+import { Rng } from '../../src/numerics/random.js';
+import { createGLU, createMLP, type Network } from '../../src/approx/network.js';
+import { Gaussian, GaussianMixture } from '../../src/approx/inputModel.js';
+import { fitQuadraticGaussian } from '../../src/approx/fit/gaussian.js';
+import { fitQuadraticMixtureDense } from '../../src/approx/fit/mixture.js';
+import { accumulateFeatureSecondMoments, featureCount, quadraticPairs } from '../../src/approx/fit/normalEquations.js';
+import {
+  AUTO_RIDGE_RELATIVE, fitQuadraticMixtureKrylov, mixtureMomentOperator, mixtureRidge, pooledGaussianPreconditioner,
+  quadraticBlockGram, ridgedMixture, zeroQuadraticBlock, type QuadraticBlock,
+} from '../../src/approx/fit/mixtureKrylov.js';
+import type { PolynomialApproximant } from '../../src/approx/result.js';
+import { ConvergenceError, InvalidArgumentError, NotPositiveDefiniteError, ShapeError } from '../../src/errors.js';
+import { loadGolden, relErr } from './golden.js';
+
+function randMatrix(rng: Rng, r: number, c: number, scale: number): Matrix {
+  const m = new Matrix(r, c);
+  for (let i = 0; i < m.data.length; i++) m.data[i] = rng.normal() * scale;
+  return m;
+}
+function randVec(rng: Rng, n: number, scale: number): Float64Array {
+  return Float64Array.from({ length: n }, () => rng.normal() * scale);
+}
+/**
+ * N(μ, A Aᵀ/d) with A d×d; the first `isolated` coordinates get a zero covariance row/column and variance 0.3
+ * (the "decoupled" structure of constant pixels), the coordinates in `zero` get variance exactly 0 (singular).
+ */
+function randGaussian(rng: Rng, d: number, opts: { isolated?: number; zero?: number[] } = {}): Gaussian {
+  const A = randMatrix(rng, d, d, 1 / Math.sqrt(d));
+  const S = new Matrix(d, d);
+  for (let i = 0; i < d; i++) {
+    for (let j = 0; j < d; j++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += A.get(i, k) * A.get(j, k);
+      S.set(i, j, s);
+    }
+  }
+  const blank = (i: number, v: number) => {
+    for (let j = 0; j < d; j++) {
+      S.set(i, j, 0);
+      S.set(j, i, 0);
+    }
+    S.set(i, i, v);
+  };
+  for (let i = 0; i < (opts.isolated ?? 0); i++) blank(i, 0.3);
+  for (const i of opts.zero ?? []) blank(i, 0);
+  return new Gaussian(randVec(rng, d, 0.5), S);
+}
+function randWeights(rng: Rng, K: number): Float64Array {
+  const w = Float64Array.from({ length: K }, () => 0.2 + rng.uniform());
+  const s = w.reduce((a, b) => a + b, 0);
+  return w.map((v) => v / s);
+}
+function mlp(rng: Rng, d: number, h: number, o: number, act: string): Network {
+  return createMLP({ W1: randMatrix(rng, h, d, 1 / Math.sqrt(d)), b1: randVec(rng, h, 0.5), W2: randMatrix(rng, o, h, 1 / Math.sqrt(h)), b2: randVec(rng, o, 0.1), activation: act });
+}
+function glu(rng: Rng, d: number, h: number, o: number, act: string): Network {
+  return createGLU({
+    W_gate: randMatrix(rng, h, d, 1 / Math.sqrt(d)), b_gate: randVec(rng, h, 0.5), W_up: randMatrix(rng, h, d, 1 / Math.sqrt(d)),
+    b_up: randVec(rng, h, 0.5), W_out: randMatrix(rng, o, h, 1 / Math.sqrt(h)), b_out: randVec(rng, o, 0.1), activation: act,
+  });
+}
+/** All coefficients α, β, Γ (dense) of a fit, for one relative comparison. */
+function coefficients(p: PolynomialApproximant): number[] {
+  const parts = [Array.from(p.alpha), Array.from(p.beta.data)];
+  for (let o = 0; o < p.outputDim; o++) parts.push(Array.from(p.gammaMatrix(o).data));
+  return parts.flat();
+}
+function assertSameFit(a: PolynomialApproximant, b: PolynomialApproximant, tol: number, what: string): void {
+  for (const [name, x, y] of [
+    ['alpha', a.alpha, b.alpha], ['beta', a.beta.data, b.beta.data], ['all', coefficients(a), coefficients(b)],
+  ] as const) {
+    const e = relErr(x, y);
+    assert.ok(e < tol, `${what}: ${name} relative difference ${e.toExponential(2)}`);
+  }
+  for (let o = 0; o < a.outputDim; o++) {
+    const e = relErr(a.gammaMatrix(o).data, b.gammaMatrix(o).data);
+    assert.ok(e < tol, `${what}: gamma[${o}] relative difference ${e.toExponential(2)}`);
+  }
+}
+/** A block of `count` random polynomials with symmetric S. */
+function randomBlock(rng: Rng, count: number, d: number): QuadraticBlock {
+  const x = zeroQuadraticBlock(count, d);
+  for (let q = 0; q < count; q++) {
+    x.a[q] = rng.normal();
+    for (let i = 0; i < d; i++) x.b[q * d + i] = rng.normal();
+    for (let i = 0; i < d; i++) {
+      for (let j = 0; j <= i; j++) {
+        const v = rng.normal();
+        x.S[q * d * d + i * d + j] = v;
+        x.S[q * d * d + j * d + i] = v;
+      }
+    }
+  }
+  return x;
+}
+/** E_mix[p²] from the dense Isserlis feature moments: p = a + bᵀx + Σ_{i≤j} c_ij x_i x_j with c_ii = S_ii, c_ij = 2S_ij. */
+function secondMomentOracle(mix: GaussianMixture, x: QuadraticBlock, q: number): number {
+  const d = mix.dim;
+  const F = featureCount(d, 2);
+  const G = new Matrix(F, F);
+  mix.components.forEach((g, k) => accumulateFeatureSecondMoments(G, g, 2, mix.weights[k]!));
+  const c = new Float64Array(F);
+  c[0] = x.a[q]!;
+  for (let i = 0; i < d; i++) c[1 + i] = x.b[q * d + i]!;
+  const pairs = quadraticPairs(d);
+  for (let p = 0; p < pairs.length / 2; p++) {
+    const i = pairs[2 * p]!, j = pairs[2 * p + 1]!;
+    c[1 + d + p] = (i === j ? 1 : 2) * x.S[q * d * d + i * d + j]!;
+  }
+  let s = 0;
+  for (let i = 0; i < F; i++) for (let j = 0; j < F; j++) s += c[i]! * G.data[i * F + j]! * c[j]!;
+  return s;
+}
+/** The polynomials of a fit as a block (a, b, S = Γ). */
+function asBlock(p: PolynomialApproximant): QuadraticBlock {
+  const d = p.inputDim;
+  const x = zeroQuadraticBlock(p.outputDim, d);
+  for (let q = 0; q < p.outputDim; q++) {
+    x.a[q] = p.alpha[q]!;
+    for (let i = 0; i < d; i++) x.b[q * d + i] = p.beta.get(i, q);
+    x.S.set(p.gammaMatrix(q).data, q * d * d);
+  }
+  return x;
+}
+/** max over outputs of (E_mix[(p − p')²] / E_mix[p'²])^½. */
+async function relativeL2Distance(mix: GaussianMixture, p: PolynomialApproximant, ref: PolynomialApproximant): Promise<number> {
+  const x = asBlock(p);
+  const y = asBlock(ref);
+  const diff = zeroQuadraticBlock(x.count, x.dim);
+  for (const key of ['a', 'b', 'S'] as const) for (let i = 0; i < x[key].length; i++) diff[key][i] = x[key][i]! - y[key][i]!;
+  const op = mixtureMomentOperator(mix);
+  const num = diag(quadraticBlockGram(diff, await op.apply(diff)), x.count);
+  const den = diag(quadraticBlockGram(y, await op.apply(y)), x.count);
+  return Math.max(...num.map((v, q) => Math.sqrt(Math.max(v, 0) / den[q]!)));
+}
+function diag(G: Float64Array, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => G[i * n + i]!);
+}
+
+describe('block PCG ≡ dense normal equations (d ≤ 12, 1e-8 relative on α, β, Γ)', () => {
+  const cases: { name: string; d: number; make: (rng: Rng, d: number) => Network }[] = [
+    { name: 'MLP relu', d: 5, make: (r, d) => mlp(r, d, 7, 3, 'relu') },
+    { name: 'MLP silu', d: 9, make: (r, d) => mlp(r, d, 6, 2, 'silu') },
+    { name: 'MLP tanh', d: 12, make: (r, d) => mlp(r, d, 5, 2, 'tanh') },
+    { name: 'GLU gelu', d: 6, make: (r, d) => glu(r, d, 5, 3, 'gelu') },
+    { name: 'GLU sigmoid', d: 12, make: (r, d) => glu(r, d, 4, 2, 'sigmoid') },
+  ];
+  cases.forEach(({ name, d, make }, idx) => {
+    for (const preconditioner of ['scaled-pooled', 'pooled'] as const) {
+      test(`${name}, d = ${d}, 4-component weighted mixture, ${preconditioner}`, async () => {
+        const rng = new Rng(100 + idx);
+        const net = make(rng, d);
+        // Components 0 and 2 have decoupled coordinates (the MNIST structure), so both operator paths are used.
+        const comps = [0, 1, 2, 3].map((k) => randGaussian(rng, d, { isolated: k % 2 === 0 ? 1 + k / 2 : 0 }));
+        const mix = new GaussianMixture(randWeights(rng, 4), comps);
+        const res = await fitQuadraticMixtureKrylov(net, mix, { tol: 1e-13, ridge: 0, preconditioner });
+        assert.equal(res.ridge, 0);
+        assert.ok(Math.max(...res.residuals) <= 1e-13, `residuals ${res.residuals}`);
+        assertSameFit(res.approx, fitQuadraticMixtureDense(net, mix), 1e-8, name);
+      });
+    }
+  });
+
+  test('the default tolerance 1e-8 is met and reported', async () => {
+    const rng = new Rng(7);
+    const net = mlp(rng, 6, 8, 2, 'gelu');
+    const mix = new GaussianMixture(randWeights(rng, 3), [0, 1, 2].map(() => randGaussian(rng, 6)));
+    const seen: number[] = [];
+    const res = await fitQuadraticMixtureKrylov(net, mix, { onIteration: (it, r) => { seen.push(it); assert.ok(Number.isFinite(r)); } });
+    assert.ok(Math.max(...res.residuals) <= 1e-8);
+    assert.deepEqual(seen, Array.from({ length: res.operatorApplications }, (_, i) => i + 1));
+    for (const it of res.iterations) assert.ok(it >= 1 && it <= res.operatorApplications);
+    assert.ok(res.seconds >= 0);
+    assert.equal(res.approx.gamma?.kind, 'dense');
+  });
+});
+
+test('golden mlp_silu_mixture, degree 2: α, β, Γ within 1e-8 relative', async () => {
+  const c = loadGolden('mlp_silu_mixture');
+  const exp = c.expected.get(2)!;
+  assert.ok(c.input instanceof GaussianMixture);
+  const res = await fitQuadraticMixtureKrylov(c.net, c.input, { tol: 1e-12 });
+  assert.equal(res.ridge, 0);
+  assert.ok(relErr(res.approx.alpha, exp.alpha) < 1e-8, `alpha ${relErr(res.approx.alpha, exp.alpha)}`);
+  assert.ok(relErr(res.approx.beta.data, exp.beta.data) < 1e-8, `beta ${relErr(res.approx.beta.data, exp.beta.data)}`);
+  exp.gamma.forEach((G, o) => {
+    const e = relErr(res.approx.gammaMatrix(o).data, G.data);
+    assert.ok(e < 1e-8, `gamma[${o}] ${e}`);
+  });
+});
+
+describe('one-component mixture', () => {
+  for (const [name, make] of [['MLP relu', (r: Rng) => mlp(r, 7, 6, 3, 'relu')], ['GLU silu', (r: Rng) => glu(r, 7, 5, 2, 'silu')]] as const) {
+    test(`${name}: one iteration, equal to the closed-form single-Gaussian fit`, async () => {
+      const rng = new Rng(name.length);
+      const net = make(rng);
+      const g = randGaussian(rng, 7, { isolated: 2 });
+      for (const preconditioner of ['scaled-pooled', 'pooled'] as const) {
+        const res = await fitQuadraticMixtureKrylov(net, new GaussianMixture(Float64Array.of(1), [g]), { preconditioner });
+        assert.deepEqual(res.iterations, res.iterations.map(() => 1), `iterations ${res.iterations}`);
+        // One block iteration plus the true-residual check.
+        assert.equal(res.operatorApplications, 2);
+        assertSameFit(res.approx, fitQuadraticGaussian(net, g), 1e-10, `${name} ${preconditioner}`);
+      }
+    });
+  }
+});
+
+describe('moment operator', () => {
+  const rng = new Rng(3);
+  const d = 5;
+  // Generic, decoupled (2 isolated coordinates) and identity (all decoupled) covariances, unequal weights.
+  const mix = new GaussianMixture(Float64Array.from([0.5, 0.3, 0.2]), [
+    randGaussian(rng, d), randGaussian(rng, d, { isolated: 2 }), new Gaussian(randVec(rng, d, 0.7), null),
+  ]);
+  const op = mixtureMomentOperator(mix);
+
+  test('⟨θ, Aθ⟩ equals E_mix[p²] from the dense Isserlis feature moments', async () => {
+    const x = randomBlock(new Rng(4), 3, d);
+    const Ax = await op.apply(x);
+    const G = quadraticBlockGram(x, Ax);
+    for (let q = 0; q < 3; q++) {
+      const oracle = secondMomentOracle(mix, x, q);
+      assert.ok(Math.abs(G[q * 3 + q]! - oracle) <= 1e-12 * Math.abs(oracle), `${G[q * 3 + q]} vs ${oracle}`);
+    }
+  });
+
+  test('self-adjoint and positive semi-definite (property, random θ, θ\')', async () => {
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 0, max: 2 ** 31 - 1 }), async (seed) => {
+      const r = new Rng(seed);
+      const x = randomBlock(r, 2, d);
+      const y = randomBlock(r, 2, d);
+      const [Ax, Ay] = [await op.apply(x), await op.apply(y)];
+      const xAy = quadraticBlockGram(x, Ay);
+      const Axy = quadraticBlockGram(Ax, y);
+      const scale = Math.sqrt(Math.max(...diag(quadraticBlockGram(x, Ax), 2)) * Math.max(...diag(quadraticBlockGram(y, Ay), 2)));
+      for (let i = 0; i < 4; i++) assert.ok(Math.abs(xAy[i]! - Axy[i]!) <= 1e-12 * scale, `${xAy[i]} vs ${Axy[i]}`);
+      for (const v of diag(quadraticBlockGram(x, Ax), 2)) assert.ok(v > 0);
+    }), { numRuns: 25 });
+  });
+
+  test('the output S blocks are symmetric', async () => {
+    const Ax = await op.apply(randomBlock(new Rng(5), 2, d));
+    for (let q = 0; q < 2; q++) {
+      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) assert.equal(Ax.S[q * d * d + i * d + j], Ax.S[q * d * d + j * d + i]);
+    }
+  });
+});
+
+describe('pooled-Gaussian preconditioner', () => {
+  test('exact inverse of the operator for one component (both variants)', async () => {
+    const rng = new Rng(6);
+    const d = 6;
+    const mix = new GaussianMixture(Float64Array.of(1), [randGaussian(rng, d, { isolated: 1 })]);
+    const x = randomBlock(rng, 3, d);
+    const Ax = await mixtureMomentOperator(mix).apply(x);
+    for (const kind of ['scaled-pooled', 'pooled'] as const) {
+      const back = await pooledGaussianPreconditioner(mix, kind).apply(Ax);
+      for (const key of ['a', 'b', 'S'] as const) {
+        assert.ok(relErr(back[key], x[key]) < 1e-10, `${kind} ${key}: ${relErr(back[key], x[key])}`);
+      }
+    }
+  });
+
+  test('symmetric and positive definite for a mixture (property)', async () => {
+    const rng = new Rng(8);
+    const d = 5;
+    const mix = new GaussianMixture(randWeights(rng, 3), [randGaussian(rng, d), randGaussian(rng, d, { isolated: 1 }), randGaussian(rng, d)]);
+    const M = pooledGaussianPreconditioner(mix);
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 0, max: 2 ** 31 - 1 }), async (seed) => {
+      const r = new Rng(seed);
+      const x = randomBlock(r, 1, d);
+      const y = randomBlock(r, 1, d);
+      const [Mx, My] = [await M.apply(x), await M.apply(y)];
+      const a = quadraticBlockGram(x, My)[0]!;
+      const b = quadraticBlockGram(Mx, y)[0]!;
+      const scale = Math.sqrt(quadraticBlockGram(x, Mx)[0]! * quadraticBlockGram(y, My)[0]!);
+      assert.ok(Math.abs(a - b) <= 1e-11 * scale, `${a} vs ${b}`);
+      assert.ok(quadraticBlockGram(x, Mx)[0]! > 0);
+    }), { numRuns: 25 });
+  });
+});
+
+describe('singular covariances and the ridge', () => {
+  const rng = new Rng(12);
+  const d = 5;
+  const net = mlp(rng, d, 6, 2, 'gelu');
+  // Coordinate 0 has zero variance in every component (a constant pixel), coordinate 1 in one component.
+  const mean0 = (g: Gaussian) => {
+    const m = g.mean.slice();
+    m[0] = 0.25;
+    return new Gaussian(m, g.cov);
+  };
+  const singular = new GaussianMixture(Float64Array.from([0.5, 0.5]), [
+    mean0(randGaussian(rng, d, { zero: [0, 1] })), mean0(randGaussian(rng, d, { zero: [0] })),
+  ]);
+
+  test("'auto' adds ε = 1e-6·tr(Σ̄)/d and gives the dense fit of the regularised mixture", async () => {
+    const pooled = singular.covariance();
+    let trace = 0;
+    for (let i = 0; i < d; i++) trace += pooled.get(i, i);
+    const eps = AUTO_RIDGE_RELATIVE * (trace / d);
+    assert.equal(mixtureRidge(singular), eps);
+    const res = await fitQuadraticMixtureKrylov(net, singular, { tol: 1e-12 });
+    assert.equal(res.ridge, eps);
+    for (const v of coefficients(res.approx)) assert.ok(Number.isFinite(v));
+    assert.match(res.approx.info.inputModel, /covariances \+ /);
+    // The regularised problem has variances ~1e-7 next to O(1) ones (κ(A) ~ 1e13), so individual coefficients of
+    // two solvers agree only to ~κ·2⁻⁵²; the fitted polynomials agree in L2 under the mixture, which is what a
+    // least-squares minimiser determines: E[(p − p_dense)²] / E[p²] is compared.
+    const dense = fitQuadraticMixtureDense(net, ridgedMixture(singular, eps));
+    const gap = await relativeL2Distance(ridgedMixture(singular, eps), res.approx, dense);
+    assert.ok(gap < 1e-8, `relative L2 distance ${gap}`);
+  });
+
+  test("'auto' adds nothing when every component is definite well above ε", () => {
+    const r = new Rng(13);
+    const mix = new GaussianMixture(Float64Array.from([0.4, 0.6]), [randGaussian(r, d, { isolated: 1 }), randGaussian(r, d)]);
+    assert.equal(mixtureRidge(mix), 0);
+    assert.equal(ridgedMixture(mix, 0), mix);
+  });
+
+  test('an explicit ridge is used as given', async () => {
+    const res = await fitQuadraticMixtureKrylov(net, singular, { ridge: 1e-3, tol: 1e-10 });
+    assert.equal(res.ridge, 1e-3);
+    assertSameFit(res.approx, fitQuadraticMixtureDense(net, ridgedMixture(singular, 1e-3)), 1e-8, 'ridge 1e-3');
+  });
+
+  test('ridge 0 with a singular pooled covariance is a NotPositiveDefiniteError naming the ridge', async () => {
+    await assert.rejects(fitQuadraticMixtureKrylov(net, singular, { ridge: 0 }), (e: unknown) => e instanceof NotPositiveDefiniteError && /ridge/.test((e as Error).message));
+  });
+});
+
+describe('errors', () => {
+  const rng = new Rng(14);
+  const d = 6;
+  const net = mlp(rng, d, 5, 2, 'relu');
+  const mix = new GaussianMixture(randWeights(rng, 3), [0, 1, 2].map(() => randGaussian(rng, d)));
+
+  test('ConvergenceError when maxIterations is too small, with the residuals reached', async () => {
+    await assert.rejects(fitQuadraticMixtureKrylov(net, mix, { maxIterations: 1 }), (e: unknown) => e instanceof ConvergenceError && /maxIterations = 1/.test((e as Error).message));
+  });
+
+  test('a network of another input dimension is a ShapeError', async () => {
+    await assert.rejects(fitQuadraticMixtureKrylov(mlp(rng, d + 1, 3, 1, 'relu'), mix), ShapeError);
+  });
+
+  test('bad options are InvalidArgumentErrors naming the option', async () => {
+    for (const [opts, name] of [
+      [{ tol: 0 }, 'tol'], [{ tol: Number.NaN }, 'tol'], [{ maxIterations: 0 }, 'maxIterations'], [{ maxIterations: 2.5 }, 'maxIterations'],
+      [{ ridge: -1 }, 'ridge'], [{ ridge: Number.POSITIVE_INFINITY }, 'ridge'], [{ preconditioner: 'jacobi' }, 'preconditioner'],
+    ] as const) {
+      await assert.rejects(fitQuadraticMixtureKrylov(net, mix, opts as never), (e: unknown) => e instanceof InvalidArgumentError && (e as Error).message.includes(name));
+    }
+  });
+});
