@@ -18,6 +18,7 @@ import { loadNativeBackend } from '../src/linalg/native.js';
 import { benchLinalg } from './linalg.js';
 import { benchApprox } from './approx.js';
 import { benchCli } from './cli.js';
+import { benchMixture } from './mixture.js';
 import { setBackend } from '../src/linalg/index.js';
 
 /** What every section receives. */
@@ -65,6 +66,16 @@ const SECTIONS: readonly BenchSection[] = [
     description: 'polyapprox fit end to end vs the same closed form in numpy (784→4096→10 ReLU, dense Gaussian)',
     async run({ runs }) {
       await benchCli({ runs: runs ?? 3 });
+    },
+  },
+  {
+    name: 'mixture',
+    description: 'exact quadratic under the 10-class MNIST mixture by conjugate gradients (d = 784; minutes)',
+    async run({ backends }) {
+      const b = backends[0];
+      if (!b) return;
+      setBackend(b.name);
+      await benchMixture();
     },
   },
 ];
