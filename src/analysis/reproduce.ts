@@ -271,7 +271,8 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceResult
   if (study.cached === files.length) reused.push('study');
   const { analyses, sections } = await analysesStage(opts, ckptDir, opts.out);
   const trainingLog = JSON.parse(readFileSync(join(ckptDir, 'training.json'), 'utf8')) as Record<string, unknown>;
-  const studyFigures = study.files.figures.filter((f) => f.endsWith('.svg')).map((f) => readFileSync(f, 'utf8'));
+  // `files.figures` are paths without extension (each written as .svg and .png).
+  const studyFigures = study.files.figures.map((f) => readFileSync(`${f}.svg`, 'utf8'));
   const allSections: ReportSection[] = [
     { title: 'Training dynamics', svgs: studyFigures, text: 'Linear and quadratic approximants of every checkpoint under N(0, I), the data Gaussian and the class-conditional Gaussian mixture, evaluated on the test set and on samples of each input model. FVU "exact" is computed in closed form under the approximant\'s own input model.', table: studyTable(study) },
     ...sections,

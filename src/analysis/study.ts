@@ -519,6 +519,9 @@ export async function writeStudyFigures(rows: readonly StudyRow[], dir: string):
   await emit('fvu_n01', 'FVU on N(0, I) samples', { label: 'FVU (standard)', log: true }, seriesOf(rows, ALL_IDS, 'n01', 'fvu_standard'), one);
   await emit('kl_test', 'KL(network ‖ approximant) on the test set', { label: 'KL divergence (nats)', log: true }, seriesOf(rows, ALL_IDS, 'test', 'kl'));
   await emit('kl_n01', 'KL(network ‖ approximant) on N(0, I) samples', { label: 'KL divergence (nats)', log: true }, seriesOf(rows, ALL_IDS, 'n01', 'kl'));
+  // Paper Figs. 2–3 evaluate on samples of the Gaussian mixture imitating the training set.
+  await emit('fvu_mixture', 'FVU on samples of the class-conditional Gaussian mixture', { label: 'FVU (standard)', log: true }, seriesOf(rows, ALL_IDS, 'mixture', 'fvu_standard'), one);
+  await emit('kl_mixture', 'KL(network ‖ approximant) on mixture samples', { label: 'KL divergence (nats)', log: true }, seriesOf(rows, ALL_IDS, 'mixture', 'kl'));
   await emit('fvu_analytic_n01', 'Exact FVU under N(0, I)', { label: 'FVU (exact)', log: true }, seriesOf(rows, [...N01_IDS, 'linear_trunc_n01'], 'own', 'fvu_analytic'));
   await emit('fvu_analytic_all', 'Exact FVU, each approximant under its own input model', { label: 'FVU (exact)', log: true }, seriesOf(rows, ALL_IDS, 'own', 'fvu_analytic'));
   return written;

@@ -185,7 +185,7 @@ describe('study on a synthetic problem', () => {
   });
 
   test('the charts are written as SVG and PNG', () => {
-    const names = ['accuracy_test', 'accuracy_test_all', 'fvu_test', 'fvu_n01', 'kl_test', 'kl_n01', 'fvu_analytic_n01', 'fvu_analytic_all'];
+    const names = ['accuracy_test', 'accuracy_test_all', 'fvu_test', 'fvu_n01', 'kl_test', 'kl_n01', 'fvu_mixture', 'kl_mixture', 'fvu_analytic_n01', 'fvu_analytic_all'];
     assert.deepEqual(first.files.figures.map((f) => f.split('/').pop()), names);
     for (const f of first.files.figures) {
       assert.match(readFileSync(`${f}.svg`, 'utf8'), /^<svg[^>]* width="640" height="400"/);
