@@ -4,11 +4,10 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { runCliSync } from '../cliHarness.js';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { PNG } from 'pngjs';
 import { Matrix } from '../../src/linalg/matrix.js';
@@ -209,37 +208,7 @@ describe('svdAttack', () => {
 // ---------------------------------------------------------------------------------------------------
 // The `attack` command, in one child process.
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MARKER = '\u0000ATTACK-RESULTS\u0000';
-
-function runAttack(runs: string[][]): { code: number; stdout: string; stderr: string }[] {
-  const child = `
-import { Command } from 'commander';
-import { registerAttack } from './src/cli/commands/attack.ts';
-const results = [];
-const write = process.stdout.write.bind(process.stdout);
-for (const args of JSON.parse(process.argv[1])) {
-  let stdout = '', stderr = '';
-  process.stdout.write = (s) => ((stdout += s), true);
-  process.stderr.write = (s) => ((stderr += s), true);
-  process.exitCode = 0;
-  const program = new Command('polyapprox').exitOverride();
-  registerAttack(program);
-  try {
-    await program.parseAsync(['node', 'polyapprox', ...args]);
-  } catch (e) {
-    stderr += String(e && e.message);
-    process.exitCode = e && typeof e.exitCode === 'number' ? e.exitCode : 99;
-  }
-  results.push({ code: Number(process.exitCode ?? 0), stdout, stderr });
-}
-process.exitCode = 0;
-write(${JSON.stringify(MARKER)} + JSON.stringify(results));`;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child, JSON.stringify(runs)], { cwd: ROOT, encoding: 'utf8' });
-  const at = r.stdout.indexOf(MARKER);
-  assert.ok(r.status === 0 && at >= 0, `harness failed (${r.status}): ${r.stderr}${r.stdout}`);
-  return JSON.parse(r.stdout.slice(at + MARKER.length)) as { code: number; stdout: string; stderr: string }[];
-}
+const runAttack = runCliSync;
 
 /** Writes a ReLU MLP model file and a labelled data file (x uniform in [0, 1], labels cycling through the classes). */
 function writeModelAndData(dir: string, d: number, h: number, o: number, n: number, seed: number): { model: string; data: string } {
