@@ -5,9 +5,11 @@
  *
  * The network is the newest one-hidden-layer 784→·→10 trainer checkpoint found under `runs/` (or the file given in
  * `checkpoint`), otherwise a random network with PyTorch's default `nn.Linear` init (U(±1/√fan_in), seed 42).
+ * `pool: 2` runs the same on 14×14 average-pooled images (d = 196, random network) in seconds instead of minutes.
  *
  * Prints: iterations, final relative residual, seconds, peak RSS (`process.resourceUsage().maxRSS`), PASS/FAIL
- * against ≤ 180 s and ≤ 6 GB; then the Monte Carlo FVU on mixture samples of the mixture quadratic, of the
+ * against "converged to tol in ≤ 180 s" and ≤ 6 GB (the solve stops at `maxSeconds`, default 360 s, and the iterate
+ * reached is evaluated); then the Monte Carlo FVU on mixture samples of the mixture quadratic, of the
  * single-Gaussian quadratic (pooled mean and covariance) and of the N(0, I) quadratic; and, unless disabled, the
  * analytic mixture FVU from `mixtureVarianceReport` with its run time. The machine may be shared: the 1-minute
  * load average is printed with the timings.
@@ -16,7 +18,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 
-import { Matrix } from '../src/linalg/matrix.js';
+import { Matrix, Matrix32 } from '../src/linalg/matrix.js';
 import { getBackend } from '../src/linalg/index.js';
 import { Rng } from '../src/numerics/random.js';
 import { createMLP, type MLP } from '../src/approx/network.js';
@@ -38,11 +40,23 @@ export interface BenchMixtureOptions {
   tol?: number;
   /** Default 500. */
   maxIterations?: number;
+  /**
+   * Wall-clock budget of the solve; when it runs out the benchmark reports the residual reached and evaluates that
+   * iterate. Default 360 s (twice the target).
+   */
+  maxSeconds?: number;
   preconditioner?: MixturePreconditioner;
   /** Mixture samples for the Monte Carlo FVU. Default 20 000. */
   samples?: number;
   /** Also compute the analytic mixture FVU (`mixtureVarianceReport`). Default true. */
   analyticFvu?: boolean;
+  /**
+   * Average-pool the 28×28 images by this factor first (2 → 14×14, d = 196), with a random network of that input
+   * size. Default 1 (full resolution, d = 784).
+   */
+  pool?: number;
+  /** ε added to the class covariances (classConditionalMixture's eps). Default 1e-6, the MNIST study's. */
+  eps?: number;
   /** Print a progress line every this many iterations. Default 10. */
   progressEvery?: number;
   log?: (line: string) => void;
@@ -52,11 +66,11 @@ export interface BenchMixtureOptions {
 const TARGET_SECONDS = 180;
 const TARGET_BYTES = 6 * 2 ** 30;
 
-/** 784→256→10 ReLU with PyTorch's default Linear init: weights and biases ~ U(−1/√fan_in, 1/√fan_in). */
-function pytorchInitMlp(seed: number): MLP {
+/** d→256→10 ReLU with PyTorch's default Linear init: weights and biases ~ U(−1/√fan_in, 1/√fan_in). */
+function pytorchInitMlp(seed: number, d = 784): MLP {
   const rng = new Rng(seed);
   const uniform = (n: number, bound: number) => Float64Array.from({ length: n }, () => (2 * rng.uniform() - 1) * bound);
-  const d = 784, h = 256, o = 10;
+  const h = 256, o = 10;
   return createMLP({
     W1: new Matrix(h, d, uniform(h * d, 1 / Math.sqrt(d))), b1: uniform(h, 1 / Math.sqrt(d)),
     W2: new Matrix(o, h, uniform(o * h, 1 / Math.sqrt(h))), b2: uniform(o, 1 / Math.sqrt(h)),
@@ -102,7 +116,22 @@ function newestCheckpoint(root = 'runs'): { path: string; net: MLP } | null {
   return null;
 }
 
+/** Average pooling of 28×28 images by `f` (f divides 28). */
+function poolImages(x: Matrix32, f: number): Matrix32 {
+  if (f === 1) return x;
+  const side = 28 / f;
+  const out = new Matrix32(x.rows, side * side);
+  for (let n = 0; n < x.rows; n++) {
+    for (let r = 0; r < 28; r++) {
+      for (let c = 0; c < 28; c++) out.data[n * side * side + Math.floor(r / f) * side + Math.floor(c / f)]! += x.data[n * 784 + r * 28 + c]! / (f * f);
+    }
+  }
+  return out;
+}
+
 function pickNetwork(opts: BenchMixtureOptions): { net: MLP; source: string } {
+  const pool = opts.pool ?? 1;
+  if (pool !== 1) return { net: pytorchInitMlp(42, (28 / pool) ** 2), source: 'random (PyTorch default init, seed 42)' };
   if (opts.checkpoint !== undefined) {
     const net = mlpFromCheckpoint(opts.checkpoint);
     if (net === null) throw new Error(`${opts.checkpoint} is not a one-hidden-layer 784→h→10 trainer checkpoint`);
@@ -128,22 +157,28 @@ export async function benchMixture(opts: BenchMixtureOptions = {}): Promise<void
   const log = opts.log ?? ((line: string) => console.log(line));
   const samples = opts.samples ?? 20_000;
   const every = opts.progressEvery ?? 10;
-  log('\n## Quadratic approximant under the MNIST class-conditional mixture (d = 784, K = 10), block PCG');
+  log('\n## Quadratic approximant under the MNIST class-conditional mixture (K = 10), block PCG');
   log(`backend ${getBackend().name}, ${getBackend().getThreads()} BLAS thread(s); 1-min load average ${loadavg()[0]!.toFixed(2)}`);
 
   let t = performance.now();
+  const pool = opts.pool ?? 1;
+  if (!Number.isInteger(pool) || pool < 1 || 28 % pool !== 0) throw new Error(`pool must be a divisor of 28, got ${pool}`);
+  const eps = opts.eps ?? 1e-6;
   const ds = loadDataset('mnist-train');
-  const mix = classConditionalMixture(ds.x, ds.labels, ds.classes);
+  const x = poolImages(ds.x, pool);
+  const d = x.cols;
+  const mix = classConditionalMixture(x, ds.labels, ds.classes, eps);
   const { net, source } = pickNetwork(opts);
-  log(`network: 784→${net.W1.rows}→10 ${net.activation.name}, ${source}`);
-  log(`mixture: ${mix.components.length} classes, covariances + 1e-6·I, built in ${((performance.now() - t) / 1000).toFixed(1)} s (not timed below)`);
+  log(`network: ${d}→${net.W1.rows}→10 ${net.activation.name}, ${source}`);
+  log(`mixture: ${mix.components.length} classes of ${28 / pool}×${28 / pool} images, covariances + ${eps}·I, built in ${((performance.now() - t) / 1000).toFixed(1)} s (not timed below)`);
 
   const rssBefore = process.resourceUsage().maxRSS * 1024;
   const solveStart = performance.now();
   let atTarget: { iteration: number; residual: number } | null = null;
   let last = { iteration: 0, residual: 1 };
   const res = await fitQuadraticMixtureKrylov(net, mix, {
-    tol: opts.tol, maxIterations: opts.maxIterations, preconditioner: opts.preconditioner,
+    tol: opts.tol, maxIterations: opts.maxIterations, maxSeconds: opts.maxSeconds ?? 2 * TARGET_SECONDS,
+    throwOnNonConvergence: false, preconditioner: opts.preconditioner,
     onIteration: (it, r) => {
       const elapsed = (performance.now() - solveStart) / 1000;
       if (elapsed > TARGET_SECONDS && atTarget === null) atTarget = last;
@@ -156,16 +191,18 @@ export async function benchMixture(opts: BenchMixtureOptions = {}): Promise<void
   log(`solve: ${res.operatorApplications} operator applications; iterations per output [${res.iterations.join(', ')}]`);
   log(`final relative residual (recomputed): max ${worst.toExponential(3)}, per output [${res.residuals.map((r) => r.toExponential(2)).join(', ')}]`);
   log(`ridge added: ${res.ridge}; load average now ${loadavg()[0]!.toFixed(2)}`);
-  const timePass = res.seconds <= TARGET_SECONDS;
+  const tol = opts.tol ?? 1e-8;
+  log(res.converged ? `converged to ${tol}` : `NOT converged to ${tol} within the budget (the iterate reached is evaluated below)`);
+  const timePass = res.converged && res.seconds <= TARGET_SECONDS;
   const memPass = peak <= TARGET_BYTES;
-  log(`time ${res.seconds.toFixed(1)} s (target ≤ ${TARGET_SECONDS} s): ${timePass ? 'PASS' : 'FAIL'}`);
+  log(`time ${res.seconds.toFixed(1)} s including the right-hand side (target: converged in ≤ ${TARGET_SECONDS} s): ${timePass ? 'PASS' : 'FAIL'}`);
   const reached = atTarget as { iteration: number; residual: number } | null;
   if (reached !== null) log(`  at ${TARGET_SECONDS} s: iteration ${reached.iteration}, max relative residual ${reached.residual.toExponential(3)}`);
   log(`peak RSS ${gib(peak)} (before the solve ${gib(rssBefore)}; target ≤ 6 GiB): ${memPass ? 'PASS' : 'FAIL'}`);
 
   t = performance.now();
   const single = fitQuadraticGaussian(net, pooledGaussian(mix));
-  const isotropic = fitQuadraticGaussian(net, Gaussian.standard(784));
+  const isotropic = fitQuadraticGaussian(net, Gaussian.standard(d));
   const fits = [
     { name: 'mixture quadratic (exact, block PCG)', approx: res.approx },
     { name: 'single-Gaussian quadratic N(μ̄, Σ̄)', approx: single },

@@ -183,11 +183,23 @@ describe('block PCG ≡ dense normal equations (d ≤ 12, 1e-8 relative on α, �
     const seen: number[] = [];
     const res = await fitQuadraticMixtureKrylov(net, mix, { onIteration: (it, r) => { seen.push(it); assert.ok(Number.isFinite(r)); } });
     assert.ok(Math.max(...res.residuals) <= 1e-8);
+    assert.equal(res.converged, true);
     assert.deepEqual(seen, Array.from({ length: res.operatorApplications }, (_, i) => i + 1));
     for (const it of res.iterations) assert.ok(it >= 1 && it <= res.operatorApplications);
     assert.ok(res.seconds >= 0);
     assert.equal(res.approx.gamma?.kind, 'dense');
   });
+});
+
+test('a zero-weight component changes nothing (even a singular one)', async () => {
+  const rng = new Rng(15);
+  const d = 5;
+  const net = glu(rng, d, 4, 2, 'relu');
+  const [g1, g2] = [randGaussian(rng, d), randGaussian(rng, d, { isolated: 1 })];
+  const two = await fitQuadraticMixtureKrylov(net, new GaussianMixture(Float64Array.from([0.3, 0.7]), [g1, g2]), { tol: 1e-13 });
+  const three = await fitQuadraticMixtureKrylov(net, new GaussianMixture(Float64Array.from([0.3, 0.7, 0]), [g1, g2, randGaussian(rng, d, { zero: [0, 2] })]), { tol: 1e-13 });
+  assert.equal(three.ridge, 0);
+  assertSameFit(three.approx, two.approx, 1e-10, 'zero weight');
 });
 
 test('golden mlp_silu_mixture, degree 2: α, β, Γ within 1e-8 relative', async () => {
@@ -356,6 +368,20 @@ describe('errors', () => {
     await assert.rejects(fitQuadraticMixtureKrylov(net, mix, { maxIterations: 1 }), (e: unknown) => e instanceof ConvergenceError && /maxIterations = 1/.test((e as Error).message));
   });
 
+  test('with throwOnNonConvergence false the current iterate comes back with its true residuals', async () => {
+    const res = await fitQuadraticMixtureKrylov(net, mix, { maxIterations: 2, throwOnNonConvergence: false });
+    assert.equal(res.converged, false);
+    assert.equal(res.operatorApplications, 3);
+    for (const r of res.residuals) assert.ok(r > 1e-8 && r < 1 && Number.isFinite(r), `residual ${r}`);
+    assert.deepEqual(res.iterations, res.iterations.map(() => -1));
+    // A time budget that is already spent stops before the first iteration.
+    const none = await fitQuadraticMixtureKrylov(net, mix, { maxSeconds: 1e-9, throwOnNonConvergence: false });
+    assert.equal(none.converged, false);
+    assert.equal(none.operatorApplications, 1);
+    assert.deepEqual(none.residuals, none.residuals.map(() => 1));
+    await assert.rejects(fitQuadraticMixtureKrylov(net, mix, { maxSeconds: 1e-9 }), (e: unknown) => e instanceof ConvergenceError && /maxSeconds/.test((e as Error).message));
+  });
+
   test('a network of another input dimension is a ShapeError', async () => {
     await assert.rejects(fitQuadraticMixtureKrylov(mlp(rng, d + 1, 3, 1, 'relu'), mix), ShapeError);
   });
@@ -363,7 +389,7 @@ describe('errors', () => {
   test('bad options are InvalidArgumentErrors naming the option', async () => {
     for (const [opts, name] of [
       [{ tol: 0 }, 'tol'], [{ tol: Number.NaN }, 'tol'], [{ maxIterations: 0 }, 'maxIterations'], [{ maxIterations: 2.5 }, 'maxIterations'],
-      [{ ridge: -1 }, 'ridge'], [{ ridge: Number.POSITIVE_INFINITY }, 'ridge'], [{ preconditioner: 'jacobi' }, 'preconditioner'],
+      [{ maxSeconds: 0 }, 'maxSeconds'], [{ ridge: -1 }, 'ridge'], [{ ridge: Number.POSITIVE_INFINITY }, 'ridge'], [{ preconditioner: 'jacobi' }, 'preconditioner'],
     ] as const) {
       await assert.rejects(fitQuadraticMixtureKrylov(net, mix, opts as never), (e: unknown) => e instanceof InvalidArgumentError && (e as Error).message.includes(name));
     }
