@@ -9,9 +9,10 @@ export {
 export {
   runStudy, studyCheckpoint, buildStudyContext, listCheckpoints, parseInputScaling, studyRowsToCsv, writeStudyFigures,
   sampleGaussianFast, sampleMixtureFast, STUDY_APPROXIMANTS, STUDY_EVAL_SETS, STUDY_CSV_COLUMNS, STUDY_DEFINITIONS,
-  STUDY_FORMAT_VERSION,
+  STUDY_FORMAT_VERSION, MIXTURE_QUADRATIC_MODES, solveStudyQuadraticMixture,
   type StudyOptions, type StudyResult, type StudyRow, type StudySettings, type StudyHooks, type CheckpointStudy,
   type CheckpointFile, type StudyContext, type StudyApproximantId, type StudyEvalSet, type StudyInputModel, type StudyMetric,
+  type MixtureQuadraticMode, type StudySolverRecord, type QuadraticMixtureSource,
 } from './study.js';
 export * from './eigen.js';
 export * from './svdAttack.js';

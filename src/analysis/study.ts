@@ -18,9 +18,14 @@
  * `linear_trunc_n01` is what the reference plotted as "linear" (`quadratic.to_linear()`, method.md §5.4): the
  * least-squares β with the quadratic fit's intercept α − tr Γ. Under N(0, I) its exact FVU is the linear
  * fit's plus Σ_o (α_lin,o − α_quad,o)² / Σ_o Var f_o (the two differ by a constant, and E[f − f̂_lin] = 0).
- * `quadratic_mixture` is fitted when `fitQuadratic(net, mixture)` succeeds; at d = 784 the dense normal equations
- * refuse, and the study then records the approximant as not available (empty values, with the reason) instead
- * of any number.
+ * `quadratic_mixture` comes from the dense normal equations when d ≤ 64 (milliseconds, every checkpoint). Above
+ * that (MNIST: d = 784) it is solved by block conjugate gradients (`fitQuadraticAsync`), which takes minutes per
+ * checkpoint, so `mixtureQuadratic` chooses where: `'last'` (default) only the last checkpoint, `'all'` every one,
+ * `'none'` none (also at d ≤ 64). Each solve runs under a wall-clock budget (`mixtureQuadraticSeconds`, default
+ * 240 s) towards the residual `mixtureQuadraticTol` (default 1e-8); when the budget runs out the iterate reached is
+ * kept, and the checkpoint's `solver.quadratic_mixture` records whether it converged, the relative residual
+ * reached, operator applications, seconds and ridge. Checkpoints without the fit record it as not available
+ * (empty values, with the reason in `unavailable`) instead of any number.
  *
  * Evaluation sets (the same for every checkpoint): `test` — the dataset's test split; `n01`, `data_gaussian`,
  * `mixture` — `samples` draws from each input model with a fixed seed. On each set and for each approximant:
@@ -42,7 +47,9 @@ import { FormatError, InvalidArgumentError, NotPositiveDefiniteError, Polyapprox
 import { Matrix } from '../linalg/matrix.js';
 import { cholesky, matmul } from '../linalg/ops.js';
 import { Rng } from '../numerics/random.js';
-import { fitLinear, fitQuadratic } from '../approx/fit/index.js';
+import {
+  DEFAULT_KRYLOV_MAX_ITERATIONS, fitLinear, fitQuadratic, fitQuadraticAsync, quadraticUsesKrylov, type KrylovSolveReport,
+} from '../approx/fit/index.js';
 import { mixtureVarianceReport } from '../approx/fit/mixture.js';
 import { Gaussian, GaussianMixture } from '../approx/inputModel.js';
 import { forward, inputDim, type Network } from '../approx/network.js';
@@ -57,7 +64,7 @@ import { writeFigure } from '../figures/render.js';
 import { accuracyEstimate, agreementEstimate, fvu, klEstimate, type Estimate } from './metrics.js';
 
 /** Bumped whenever the computed rows change meaning; part of the cache key. */
-export const STUDY_FORMAT_VERSION = 1;
+export const STUDY_FORMAT_VERSION = 2;
 
 export type StudyInputModel = 'n01' | 'data_gaussian' | 'mixture';
 export type StudyEvalSet = 'test' | StudyInputModel;
@@ -115,7 +122,45 @@ export interface StudySettings {
   standardize: { mean: number; std: number } | null;
   /** Whether the exact variance report of the quadratic mixture fit is computed when that fit exists. */
   mixtureQuadraticVariance: boolean;
+  /** Where the quadratic mixture fit is computed when d > 64 (see the module documentation). */
+  mixtureQuadratic: MixtureQuadraticMode;
+  /** Wall-clock budget of each conjugate-gradient solve, in seconds. */
+  mixtureQuadraticSeconds: number;
+  /** Relative residual each conjugate-gradient solve aims for. */
+  mixtureQuadraticTol: number;
 }
+
+/** Which checkpoints get the quadratic mixture fit: none, only the last one (default), or all. */
+export type MixtureQuadraticMode = 'none' | 'last' | 'all';
+export const MIXTURE_QUADRATIC_MODES: readonly MixtureQuadraticMode[] = Object.freeze(['none', 'last', 'all']);
+
+/** Diagnostics of a checkpoint's conjugate-gradient solve (`solver.quadratic_mixture` in study.json). */
+export interface StudySolverRecord {
+  /** The approximant's method string, stating the outcome in words. */
+  method: string;
+  converged: boolean;
+  operator_applications: number;
+  /** The largest final relative residual ‖r − Aθ‖/‖r‖ over the outputs. */
+  relative_residual: number;
+  tol: number;
+  /** ε added to every component covariance by the solver (0 when they are all positive definite). */
+  ridge: number;
+  seconds: number;
+  max_seconds: number;
+  /** What stopped an unconverged solve (`the 240 s budget`, `maxIterations = 500`); null when it converged. */
+  stopped_by: string | null;
+}
+
+/**
+ * How {@link studyCheckpoint} gets the quadratic mixture approximant: `dense` — fit it here by the dense normal
+ * equations (refused above d = 64, which is recorded as not available); `fitted` — an approximant computed
+ * beforehand (e.g. by conjugate gradients), with its solver diagnostics if any; `skipped` — not available, for
+ * the given reason.
+ */
+export type QuadraticMixtureSource =
+  | { kind: 'dense' }
+  | { kind: 'fitted'; approx: PolynomialApproximant; seconds: number; solver: StudySolverRecord | null }
+  | { kind: 'skipped'; reason: string };
 
 /** The results of one checkpoint. */
 export interface CheckpointStudy {
@@ -125,6 +170,8 @@ export interface CheckpointStudy {
   rows: StudyRow[];
   /** Why values are missing: approximant id (or `<id>.fvu_analytic`) → reason. */
   unavailable: Record<string, string>;
+  /** Diagnostics of iterative solves, by approximant id (only `quadratic_mixture`, when solved by conjugate gradients). */
+  solver: Partial<Record<StudyApproximantId, StudySolverRecord>>;
   /** Seconds spent on fits, variance reports and evaluation. */
   seconds: { fits: Record<string, number>; evaluate: number; total: number };
 }
@@ -134,6 +181,12 @@ export interface StudyHooks {
   onStart?(total: number): void;
   onCheckpoint?(done: number, step: number, cached: boolean): void;
   onNote?(message: string): void;
+  /** A conjugate-gradient solve of the quadratic mixture fit starts at `step` (at most `maxIterations` iterations). */
+  onSolveStart?(step: number, maxIterations: number, maxSeconds: number): void;
+  /** After every operator application of that solve: its count, the largest relative residual, seconds so far. */
+  onSolveProgress?(step: number, iteration: number, residual: number, seconds: number): void;
+  /** The solve at `step` ended (converged or out of budget). */
+  onSolveEnd?(step: number, record: StudySolverRecord): void;
 }
 
 /** Options of {@link runStudy}. */
@@ -159,6 +212,12 @@ export interface StudyOptions {
   fresh?: boolean;
   /** Default true. */
   mixtureQuadraticVariance?: boolean;
+  /** Default 'last' (see the module documentation). */
+  mixtureQuadratic?: MixtureQuadraticMode;
+  /** Default 240. */
+  mixtureQuadraticSeconds?: number;
+  /** Default 1e-8. */
+  mixtureQuadraticTol?: number;
   /** Write the charts (default true). */
   figures?: boolean;
   hooks?: StudyHooks;
@@ -357,9 +416,35 @@ function fvuOf(report: VarianceReport | undefined): number | null {
   return report === undefined || !Number.isFinite(report.fvu) ? null : report.fvu;
 }
 
+/** The quadratic mixture approximant from its source; null (with the reason recorded) when not available. */
+function quadraticMixtureFrom(
+  source: QuadraticMixtureSource, net: Network, mixture: GaussianMixture, unavailable: Record<string, string>,
+  seconds: Record<string, number>,
+): PolynomialApproximant | null {
+  if (source.kind === 'skipped') {
+    unavailable.quadratic_mixture = source.reason;
+    return null;
+  }
+  if (source.kind === 'fitted') {
+    seconds.quadratic_mixture = source.seconds;
+    return source.approx;
+  }
+  return timed(seconds, 'quadratic_mixture', () => {
+    try {
+      return fitQuadratic(net, mixture);
+    } catch (e) {
+      // The dense mixture solver refuses large d with InvalidArgumentError; no other number can stand in for it.
+      if (!(e instanceof InvalidArgumentError)) throw e;
+      unavailable.quadratic_mixture = `fitQuadratic under the mixture is not available here: ${e.message}`;
+      return null;
+    }
+  });
+}
+
 /** Fits every approximant of {@link STUDY_APPROXIMANTS} with its exact FVU where available. */
 function fitAll(
   net: Network, ctx: StudyContext, settings: StudySettings, unavailable: Record<string, string>, seconds: Record<string, number>,
+  quadraticMixture: QuadraticMixtureSource,
 ): Record<StudyApproximantId, FittedApproximant> {
   const { n01, data_gaussian: dataG, mixture } = ctx.models;
   const linN01 = timed(seconds, 'linear_n01', () => fitLinear(net, n01, { variance: true }));
@@ -376,21 +461,12 @@ function fitAll(
   const linMix = timed(seconds, 'linear_mixture', () => fitLinear(net, mixture));
   const linMixReport = timed(seconds, 'linear_mixture.fvu_analytic', () =>
     orReason(unavailable, 'linear_mixture.fvu_analytic', () => mixtureVarianceReport(net, mixture, [linMix])));
-  const quadMix = timed(seconds, 'quadratic_mixture', () => {
-    try {
-      return fitQuadratic(net, mixture);
-    } catch (e) {
-      // The dense mixture solver refuses large d with InvalidArgumentError; no other number can stand in for it.
-      if (!(e instanceof InvalidArgumentError)) throw e;
-      unavailable.quadratic_mixture = `fitQuadratic under the mixture is not available here: ${e.message}`;
-      return null;
-    }
-  });
+  const quadMix = quadraticMixtureFrom(quadraticMixture, net, mixture, unavailable, seconds);
   let quadMixFvu: number | null = null;
   if (quadMix !== null) {
     if (settings.mixtureQuadraticVariance) {
       const report = timed(seconds, 'quadratic_mixture.fvu_analytic', () =>
-        orReason(unavailable, 'quadratic_mixture.fvu_analytic', () => mixtureVarianceReport(net, mixture, [linMix, quadMix as PolynomialApproximant])));
+        orReason(unavailable, 'quadratic_mixture.fvu_analytic', () => mixtureVarianceReport(net, mixture, [linMix, quadMix])));
       quadMixFvu = fvuOf(report ?? undefined);
     } else {
       unavailable['quadratic_mixture.fvu_analytic'] = 'the exact mixture variance report of the quadratic fit was switched off (mixtureQuadraticVariance = false)';
@@ -410,17 +486,25 @@ function fitAll(
 /**
  * Fits and evaluates every approximant of one network against the study's data: the rows of one checkpoint.
  * Rows of an approximant that could not be fitted carry null values (the reason is in `unavailable`).
+ *
+ * @param quadraticMixture - where the quadratic mixture approximant comes from (default: the dense normal
+ *   equations, fitted here); {@link runStudy} passes conjugate-gradient fits computed with
+ *   {@link solveStudyQuadraticMixture}, or the reason a checkpoint goes without
  */
 export function studyCheckpoint(
   net: Network, step: number, ctx: StudyContext, settings: StudySettings,
-): { rows: StudyRow[]; unavailable: Record<string, string>; seconds: CheckpointStudy['seconds'] } {
+  quadraticMixture: QuadraticMixtureSource = { kind: 'dense' },
+): Pick<CheckpointStudy, 'rows' | 'unavailable' | 'solver' | 'seconds'> {
   const t0 = performance.now();
   if (inputDim(net) !== ctx.d) {
     throw new InvalidArgumentError(`the checkpoint at step ${step} takes ${inputDim(net)} inputs but the samples of ${settings.train} have ${ctx.d} features`);
   }
   const unavailable: Record<string, string> = {};
   const fitSeconds: Record<string, number> = {};
-  const fitted = fitAll(net, ctx, settings, unavailable, fitSeconds);
+  const fitted = fitAll(net, ctx, settings, unavailable, fitSeconds, quadraticMixture);
+  const solver: CheckpointStudy['solver'] = quadraticMixture.kind === 'fitted' && quadraticMixture.solver !== null
+    ? { quadratic_mixture: quadraticMixture.solver }
+    : {};
   const t1 = performance.now();
   const rows: StudyRow[] = [];
   const row = (approximant: string, input_model: StudyRow['input_model'], degree: number | null, eval_set: StudyEvalSet, metric: StudyMetric, e: Estimate | null): void => {
@@ -449,7 +533,47 @@ export function studyCheckpoint(
     row(a.id, a.inputModel, a.degree, a.inputModel, 'fvu_analytic', v === null ? null : { value: v, se: null });
   }
   const t2 = performance.now();
-  return { rows, unavailable, seconds: { fits: fitSeconds, evaluate: (t2 - t1) / 1000, total: (t2 - t0) / 1000 } };
+  return { rows, unavailable, solver, seconds: { fits: fitSeconds, evaluate: (t2 - t1) / 1000, total: (t2 - t0) / 1000 } };
+}
+
+/** A {@link KrylovSolveReport} as stored in study.json. */
+function solverRecord(report: KrylovSolveReport, maxSeconds: number): StudySolverRecord {
+  return {
+    method: report.method, converged: report.converged, operator_applications: report.operatorApplications,
+    relative_residual: report.relativeResidual, tol: report.tol, ridge: report.ridge, seconds: report.seconds, max_seconds: maxSeconds,
+    stopped_by: report.stoppedBy,
+  };
+}
+
+/**
+ * The quadratic mixture approximant of `net` by `fitQuadraticAsync` under the study's mixture: conjugate gradients
+ * when d > 64 (towards `settings.mixtureQuadraticTol` within `settings.mixtureQuadraticSeconds`, keeping the iterate
+ * reached when the budget runs out), the dense normal equations otherwise. A library error (e.g. a singular pooled
+ * covariance) becomes a `skipped` source with the error as its reason.
+ */
+export async function solveStudyQuadraticMixture(
+  net: Network, step: number, ctx: StudyContext, settings: StudySettings, hooks: StudyHooks = {},
+): Promise<QuadraticMixtureSource> {
+  const t0 = performance.now();
+  let record: StudySolverRecord | null = null;
+  const maxSeconds = settings.mixtureQuadraticSeconds;
+  if (quadraticUsesKrylov(ctx.models.mixture)) hooks.onSolveStart?.(step, DEFAULT_KRYLOV_MAX_ITERATIONS, maxSeconds);
+  try {
+    const approx = await fitQuadraticAsync(net, ctx.models.mixture, {
+      krylov: {
+        tol: settings.mixtureQuadraticTol, maxSeconds, throwOnNonConvergence: false,
+        onIteration: (iteration, residual) => hooks.onSolveProgress?.(step, iteration, residual, (performance.now() - t0) / 1000),
+      },
+      onSolved: (report) => {
+        record = solverRecord(report, maxSeconds);
+      },
+    });
+    if (record !== null) hooks.onSolveEnd?.(step, record);
+    return { kind: 'fitted', approx, seconds: (performance.now() - t0) / 1000, solver: record };
+  } catch (e) {
+    if (!(e instanceof PolyapproxError)) throw e;
+    return { kind: 'skipped', reason: `the conjugate-gradient fit under the mixture failed: ${e.name}: ${e.message}` };
+  }
 }
 
 function csvField(v: string | number | null): string {
@@ -532,8 +656,26 @@ interface CacheFile {
   result: CheckpointStudy;
 }
 
-function cacheKey(settings: StudySettings, hash: string): string {
-  return sha256(new TextEncoder().encode(JSON.stringify({ version: STUDY_FORMAT_VERSION, settings, checkpoint: hash })));
+/**
+ * What a checkpoint's quadratic mixture fit is planned to be: `none` (mixtureQuadratic = 'none'), `unselected`
+ * (dense at d ≤ 64, else not available: not the last checkpoint under 'last'), or a solve with its limits.
+ */
+type QuadraticMixturePlan = 'none' | 'unselected' | { tol: number; seconds: number };
+
+function quadraticMixturePlan(settings: StudySettings, isLast: boolean): QuadraticMixturePlan {
+  if (settings.mixtureQuadratic === 'none') return 'none';
+  if (settings.mixtureQuadratic === 'last' && !isLast) return 'unselected';
+  return { tol: settings.mixtureQuadraticTol, seconds: settings.mixtureQuadraticSeconds };
+}
+
+/**
+ * The cache key of one checkpoint: the settings with the mode of the quadratic mixture fit replaced by this
+ * checkpoint's plan, so switching 'last' ↔ 'all' keeps the last checkpoint's (minutes-long) solve, while a
+ * checkpoint that stops being the last one is recomputed without it.
+ */
+function cacheKey(settings: StudySettings, plan: QuadraticMixturePlan, hash: string): string {
+  const { mixtureQuadratic: _mode, mixtureQuadraticSeconds: _seconds, mixtureQuadraticTol: _tol, ...rest } = settings;
+  return sha256(new TextEncoder().encode(JSON.stringify({ version: STUDY_FORMAT_VERSION, settings: rest, mixtureQuadratic: plan, checkpoint: hash })));
 }
 
 function readCache(path: string, key: string): CheckpointStudy | null {
@@ -545,6 +687,20 @@ function readCache(path: string, key: string): CheckpointStudy | null {
     // A corrupt or foreign cache file is recomputed and overwritten.
     return null;
   }
+}
+
+function resolveMixtureQuadratic(opts: StudyOptions): Pick<StudySettings, 'mixtureQuadratic' | 'mixtureQuadraticSeconds' | 'mixtureQuadraticTol'> {
+  const mode = opts.mixtureQuadratic ?? 'last';
+  if (!MIXTURE_QUADRATIC_MODES.includes(mode)) {
+    throw new InvalidArgumentError(`mixtureQuadratic must be one of ${MIXTURE_QUADRATIC_MODES.join(', ')}, got "${String(mode)}"`);
+  }
+  const seconds = opts.mixtureQuadraticSeconds ?? 240;
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || !(seconds > 0)) {
+    throw new InvalidArgumentError(`mixtureQuadraticSeconds must be a positive number, got ${String(seconds)}`);
+  }
+  const tol = opts.mixtureQuadraticTol ?? 1e-8;
+  if (typeof tol !== 'number' || !(tol > 0 && tol < 1)) throw new InvalidArgumentError(`mixtureQuadraticTol must be in (0, 1), got ${String(tol)}`);
+  return { mixtureQuadratic: mode, mixtureQuadraticSeconds: seconds, mixtureQuadraticTol: tol };
 }
 
 function resolveSettings(opts: StudyOptions, files: CheckpointFile[]): StudySettings {
@@ -590,7 +746,23 @@ function resolveSettings(opts: StudyOptions, files: CheckpointFile[]): StudySett
   return {
     samples, eps, seed, train, test, trainLimit, testLimit, standardize: scalings[0]!.s,
     mixtureQuadraticVariance: opts.mixtureQuadraticVariance ?? true,
+    ...resolveMixtureQuadratic(opts),
   };
+}
+
+/** Carries out a checkpoint's {@link QuadraticMixturePlan}. */
+async function quadraticMixtureSourceFor(
+  plan: QuadraticMixturePlan, net: Network, step: number, ctx: StudyContext, settings: StudySettings, hooks: StudyHooks,
+): Promise<QuadraticMixtureSource> {
+  if (plan === 'none') {
+    return { kind: 'skipped', reason: 'not fitted (mixtureQuadratic = \'none\'); pass --mixture-quadratic last or all' };
+  }
+  if (plan === 'unselected') {
+    // The dense solve is cheap; only the conjugate-gradient route is rationed.
+    if (!quadraticUsesKrylov(ctx.models.mixture)) return { kind: 'dense' };
+    return { kind: 'skipped', reason: 'fitted only at the last checkpoint (mixtureQuadratic = \'last\'); pass --mixture-quadratic all' };
+  }
+  return solveStudyQuadraticMixture(net, step, ctx, settings, hooks);
 }
 
 /**
@@ -612,7 +784,8 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
   for (const [i, f] of files.entries()) {
     const bytes = readFileBytes(f.path);
     const hash = sha256(bytes);
-    const key = cacheKey(settings, hash);
+    const plan = quadraticMixturePlan(settings, i === files.length - 1);
+    const key = cacheKey(settings, plan, hash);
     const cachePath = join(cacheDir, `step-${f.step}.json`);
     const hit = opts.fresh ? null : readCache(cachePath, key);
     if (hit !== null) {
@@ -623,7 +796,8 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
     }
     const { net } = loadNetwork(f.path);
     ctx ??= buildStudyContext(settings, (m) => hooks.onNote?.(m));
-    const r = studyCheckpoint(net, f.step, ctx, settings);
+    const source = await quadraticMixtureSourceFor(plan, net, f.step, ctx, settings, hooks);
+    const r = studyCheckpoint(net, f.step, ctx, settings, source);
     const result: CheckpointStudy = { step: f.step, file: f.path, sha256: hash, ...r };
     writeFileAtomic(cachePath, new TextEncoder().encode(JSON.stringify({ key, result } satisfies CacheFile)));
     results.push(result);
@@ -659,4 +833,6 @@ export const STUDY_DEFINITIONS = Object.freeze({
   fvu_analytic: 'exact E|f - fhat|^2 / sum_o Var f_o under the approximant\'s own input model (eval_set = that model); no se',
   linear_trunc_n01: 'the N(0, I) quadratic fit with its quadratic term dropped (reference to_linear()); exact FVU = FVU_linear + sum_o (alpha_lin - alpha_quad)^2 / total variance',
   missing: 'empty value = not available; the checkpoint\'s "unavailable" map gives the reason',
+  quadratic_mixture: 'least-squares quadratic under the class mixture: dense normal equations when d <= 64; above, block conjugate gradients within settings.mixtureQuadraticSeconds towards settings.mixtureQuadraticTol, only at the checkpoints settings.mixtureQuadratic selects (last, all or none)',
+  solver: 'per checkpoint, solver.quadratic_mixture: the conjugate-gradient solve (converged, operator_applications, relative_residual = max over outputs of ||r - A theta|| / ||r||, tol, ridge added to the component covariances, seconds, max_seconds, stopped_by, method); when converged is false the budget ran out and the rows describe the iterate reached',
 });

@@ -3,8 +3,9 @@
  */
 import type { Command } from 'commander';
 import { reproduce } from '../../analysis/reproduce.js';
-import { action } from '../errors.js';
-import { parseChoice, parseInteger } from '../options.js';
+import { MIXTURE_QUADRATIC_MODES } from '../../analysis/study.js';
+import { UsageError, action } from '../errors.js';
+import { parseChoice, parseInteger, parseNumber } from '../options.js';
 import { createProgress } from '../progress.js';
 
 export function registerReproduce(program: Command): void {
@@ -15,18 +16,25 @@ export function registerReproduce(program: Command): void {
     .requiredOption('--out <dir>', 'output folder (re-running reuses finished stages)')
     .option('--seed <n>', 'random seed', '0')
     .option('--samples <n>', 'samples per synthetic evaluation set in the study', '10000')
+    .option('--mixture-quadratic <which>', 'checkpoints that get the quadratic mixture fit in the study (conjugate gradients, minutes each): none, last or all', 'last')
+    .option('--mixture-seconds <s>', 'wall-clock budget of each quadratic mixture solve in the study', '240')
     .option('--fresh', 'recompute every stage')
     .option('--json', 'print one JSON object with the output paths and timing')
     .addHelpText('after', `
 Example:
   polyapprox reproduce --preset quick --out runs/quick-report     # then open runs/quick-report/report.html`)
-    .action(action(async (flags: { preset: string; out: string; seed: string; samples: string; fresh?: boolean; json?: boolean }) => {
+    .action(action(async (flags: {
+      preset: string; out: string; seed: string; samples: string; mixtureQuadratic: string; mixtureSeconds: string; fresh?: boolean; json?: boolean;
+    }) => {
       const preset = parseChoice(flags.preset, '--preset', ['quick', 'paper'] as const);
       const seed = parseInteger(flags.seed, '--seed', 0);
       const samples = parseInteger(flags.samples, '--samples', 100);
+      const mixtureQuadratic = parseChoice(flags.mixtureQuadratic, '--mixture-quadratic', MIXTURE_QUADRATIC_MODES);
+      const mixtureQuadraticSeconds = parseNumber(flags.mixtureSeconds, '--mixture-seconds');
+      if (!(mixtureQuadraticSeconds > 0)) throw new UsageError(`--mixture-seconds must be > 0, got "${flags.mixtureSeconds}"`);
       const progress = createProgress();
       const result = await reproduce({
-        preset, out: flags.out, seed, samples, fresh: flags.fresh ?? false,
+        preset, out: flags.out, seed, samples, fresh: flags.fresh ?? false, mixtureQuadratic, mixtureQuadraticSeconds,
         hooks: {
           note: (m) => progress.note(`polyapprox: ${m}`, true),
           stageStart: (label, total) => progress.start(label, total),

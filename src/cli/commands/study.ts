@@ -3,7 +3,7 @@
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { runStudy, type StudyResult, type StudyRow } from '../../analysis/study.js';
+import { MIXTURE_QUADRATIC_MODES, runStudy, type StudyResult, type StudyRow } from '../../analysis/study.js';
 import { UsageError, action } from '../errors.js';
 import { parseChoice, parseInteger, parseNumber } from '../options.js';
 import { createProgress } from '../progress.js';
@@ -21,6 +21,9 @@ interface StudyFlags {
   testLimit?: string;
   fresh?: boolean;
   mixtureQuadraticFvu: boolean;
+  mixtureQuadratic: string;
+  mixtureSeconds: string;
+  mixtureTol: string;
   figures: boolean;
   json?: boolean;
 }
@@ -40,6 +43,9 @@ export function registerStudy(program: Command): void {
     .option('--train-limit <n>', 'use only the first n training images for the data Gaussian and mixture')
     .option('--test-limit <n>', 'evaluate on the first n test images only')
     .option('--fresh', 'recompute every checkpoint instead of reusing cache/step-<s>.json')
+    .option('--mixture-quadratic <which>', 'checkpoints that get the quadratic mixture fit when d > 64 (conjugate gradients, minutes each): none, last or all (at d ≤ 64 it is cheap and always fitted unless none)', 'last')
+    .option('--mixture-seconds <s>', 'wall-clock budget of each quadratic mixture solve; when it runs out the iterate reached is used and its residual recorded', '240')
+    .option('--mixture-tol <x>', 'relative residual each quadratic mixture solve aims for', '1e-8')
     .option('--no-mixture-quadratic-fvu', 'skip the exact variance report of the quadratic mixture fit (slow at d = 784)')
     .option('--no-figures', 'skip the charts')
     .option('--json', 'print one JSON summary object on stdout')
@@ -47,7 +53,11 @@ export function registerStudy(program: Command): void {
 Examples:
   polyapprox train --preset quick --out runs/quick
   polyapprox study --checkpoints runs/quick --out runs/quick-study
-  polyapprox study --checkpoints runs/quick --out /tmp/s --samples 2000 --train-limit 10000 --test-limit 2000`)
+  polyapprox study --checkpoints runs/quick --out /tmp/s --samples 2000 --train-limit 10000 --test-limit 2000
+  polyapprox study --checkpoints runs/quick --out runs/quick-study --mixture-quadratic all --mixture-seconds 600
+
+An unconverged quadratic mixture solve is not an error: study.json records it under the checkpoint's
+solver.quadratic_mixture (converged false, the relative residual reached) and a warning goes to stderr.`)
     .action(action(async (flags: StudyFlags) => {
       const t0 = performance.now();
       const samples = parseInteger(flags.samples, '--samples', 2);
@@ -59,16 +69,31 @@ Examples:
       if (flags.trainData !== undefined && data !== undefined) throw new UsageError('--data cannot be combined with --train-data/--test-data');
       const trainLimit = flags.trainLimit === undefined ? null : parseInteger(flags.trainLimit, '--train-limit', 2);
       const testLimit = flags.testLimit === undefined ? null : parseInteger(flags.testLimit, '--test-limit', 2);
+      const mixtureQuadratic = parseChoice(flags.mixtureQuadratic, '--mixture-quadratic', MIXTURE_QUADRATIC_MODES);
+      const mixtureSeconds = parseNumber(flags.mixtureSeconds, '--mixture-seconds');
+      if (!(mixtureSeconds > 0)) throw new UsageError(`--mixture-seconds must be > 0, got "${flags.mixtureSeconds}"`);
+      const mixtureTol = parseNumber(flags.mixtureTol, '--mixture-tol');
+      if (!(mixtureTol > 0 && mixtureTol < 1)) throw new UsageError(`--mixture-tol must be in (0, 1), got "${flags.mixtureTol}"`);
       const progress = createProgress();
+      let done = 0;
       const result = await runStudy({
         checkpoints: flags.checkpoints, out: flags.out, samples, eps, seed, trainLimit, testLimit,
         fresh: Boolean(flags.fresh), mixtureQuadraticVariance: flags.mixtureQuadraticFvu, figures: flags.figures,
+        mixtureQuadratic, mixtureQuadraticSeconds: mixtureSeconds, mixtureQuadraticTol: mixtureTol,
         ...(data === undefined ? {} : { data }),
         ...(flags.trainData === undefined ? {} : { trainData: flags.trainData, testData: flags.testData! }),
         hooks: {
           onStart: (total) => progress.start('study', total),
-          onCheckpoint: (done, step, cached) => progress.update(done, `step ${step}${cached ? ' (cached)' : ''}`),
+          onCheckpoint: (n, step, cached) => {
+            done = n;
+            progress.update(n, `step ${step}${cached ? ' (cached)' : ''}`);
+          },
           onNote: (m) => progress.note(m),
+          onSolveStart: (step, _maxIterations, maxSeconds) => progress.update(done, `step ${step}: quadratic mixture by conjugate gradients (≤ ${maxSeconds} s)`),
+          onSolveProgress: (step, it, residual, secs) => progress.update(done, `step ${step}: quadratic mixture, iteration ${it}, residual ${residual.toExponential(2)}, ${secs.toFixed(0)}/${mixtureSeconds} s`),
+          onSolveEnd: (step, r) => {
+            if (!r.converged) progress.note(`polyapprox: warning: step ${step}: the quadratic mixture solve did not converge: ${r.method}; its rows describe the iterate reached`, true);
+          },
         },
       });
       progress.stop();
@@ -95,6 +120,7 @@ const COLUMNS: readonly [string, string, string, string][] = [
   ['FVU quad n01', 'quadratic_n01', 'n01', 'fvu_analytic'],
   ['FVU quad test', 'quadratic_n01', 'test', 'fvu_standard'],
   ['KL quad test', 'quadratic_n01', 'test', 'kl'],
+  ['FVU qmix mix', 'quadratic_mixture', 'mixture', 'fvu_standard'],
 ];
 
 function summary(result: StudyResult): Record<string, unknown> {
@@ -106,6 +132,7 @@ function summary(result: StudyResult): Record<string, unknown> {
       step: c.step,
       ...Object.fromEntries(COLUMNS.map(([name, a, e, m]) => [name, pick(result.rows, c.step, a, e, m)])),
       unavailable: Object.keys(c.unavailable),
+      solver: c.solver,
     })),
   };
 }
