@@ -25,13 +25,21 @@
  *   'scaled-pooled' replaces S = ½Σ̄⁻¹RΣ̄⁻¹ by S = ½ D∘(Σ̄⁻¹(D∘R)Σ̄⁻¹) with D_ij = (E_0[y_i²y_j²]/E_mix[y_i²y_j²])^½:
  *   a symmetric two-sided rescaling of the quadratic block that matches the mixture's fourth moments pixel pair by
  *   pixel pair. Both are exact when K = 1 (one iteration).
- * - Convergence (measured with bench/mixture.ts): the pooled Gaussian misses the per-class (near-)degenerate
- *   directions, and the preconditioned spectrum widens as the ridge shrinks. MNIST at 14×14 (d = 196, random
- *   196→256→10 ReLU): 'scaled-pooled' reaches 1e-8 in 150 operator applications with Σ_k + 1e-6·I, 85 with 1e-4·I,
- *   37 with 1e-2·I; 'pooled' is at 4e-8 after 400. At d = 784 with 1e-6·I 'pooled' is the better of the two: ~1e-4
- *   after 40 applications, 1–3e-5 after 75–100, ~5e-6 after 200 ('scaled-pooled': 1e-5), i.e. 1e-8 is out of reach
- *   of a few minutes (≈3.5 s per application on 2 cores); bound the time with `maxSeconds` and
- *   `throwOnNonConvergence: false` to keep the iterate reached.
+ * - Convergence (measured with bench/mixture.ts, 2 cores): MNIST at 14×14 (d = 196, random 196→256→10 ReLU,
+ *   Σ_k + 1e-6·I): 'scaled-pooled' reaches 1e-8 in 150 operator applications (30 s), 'pooled' is at 2e-8 after 500.
+ *   At d = 784 (quick preset's last checkpoint) 'pooled' is the faster: 46 applications and relative residual
+ *   1.2e-4 at 180 s, 1.1e-5 after 82 (310 s), ≈3.7 s per application — 1e-8 is out of reach of a few minutes.
+ *   What is slow is not the ridge (with Σ_k + 1e-4·I the residual at 180 s is the same, 1.2e-4) but the top of the
+ *   preconditioned spectrum: after 50 iterations the Rayleigh quotient ⟨z, Az⟩/⟨z, Pz⟩ of the preconditioned
+ *   residual is 6–42, i.e. what remains lives in quadratics along directions where one class varies far more
+ *   than the pool (whitened class second moments up to 1/π_k), whose fourth moments the pooled Gaussian
+ *   underestimates. Tried and measured without a wall-clock gain: Hadamard (Jacobi) preconditioners in the pooled,
+ *   jointly-diagonalised (JADE) and pixel bases, additive per-class inverses, two-group generalised-eigenvector
+ *   inverses, a coarse space of top pooled PCs, and an A-DEF2 deflation of the top 9–40 principal directions of
+ *   every class (16 % fewer iterations at d = 196, none at d = 784, at twice the cost per iteration).
+ *   Bound the time with `maxSeconds` and `throwOnNonConvergence: false` to keep the iterate reached. CG minimises
+ *   E[(p − p*)²] = E[(f − p)²] − E[(f − p*)²] over growing Krylov spaces, so the iterate's exact FVU (e.g. from
+ *   `mixtureVarianceReport`) decreases monotonically and bounds the optimum's from above.
  * - Solver: breakdown-free block PCG (Ji & Li, BIT 2017) over the outputs: one block Krylov space serves all
  *   outputs, the search block is re-orthonormalised (dropping dependent directions), and outputs leave the block
  *   once their relative residual ‖r − Aθ‖/‖r‖ ≤ tol. On convergence the true residual r − Aθ is recomputed (one
@@ -51,6 +59,12 @@ import type { Network } from '../network.js';
 import { inputDim, outputDim } from '../network.js';
 import { PolynomialApproximant, type FactoredGamma } from '../result.js';
 import { fitLinearGaussian, fitQuadraticGaussian, outputMean } from './gaussian.js';
+import {
+  blockGemm, columnNorms, copyBlock, quadraticBlockGram, scatterColumns, selectColumns, symmetrizeBlock, zeroQuadraticBlock,
+  type MomentOperator, type MomentPreconditioner, type QuadraticBlock,
+} from './quadraticBlock.js';
+
+export { quadraticBlockGram, zeroQuadraticBlock, type MomentOperator, type MomentPreconditioner, type QuadraticBlock };
 
 /** Default stopping tolerance on the relative residual ‖r − Aθ‖/‖r‖ of every output. */
 export const DEFAULT_KRYLOV_TOL = 1e-8;
@@ -81,7 +95,10 @@ export interface MixtureKrylovOptions {
    * must be (it is inverted by the preconditioner); then the solution is one of the minimisers.
    */
   ridge?: number | 'auto';
-  /** Default 'pooled' (the pooled-Gaussian inverse); 'scaled-pooled' adds the fourth-moment rescaling. */
+  /**
+   * Default 'pooled' (the pooled-Gaussian inverse; fastest at d = 784); 'scaled-pooled' adds the fourth-moment
+   * rescaling (fastest at d = 196).
+   */
   preconditioner?: MixturePreconditioner;
   /** Called after every operator application with its count and the largest relative residual of the outputs. */
   onIteration?: (iteration: number, residual: number) => void;
@@ -106,113 +123,6 @@ export interface MixtureKrylovResult {
   /** The ε actually added to every component covariance. */
   ridge: number;
   seconds: number;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Blocks of quadratic polynomials
-
-/**
- * `count` quadratic polynomials p_j(x) = a_j + b_jᵀx + xᵀS_jx in `dim` variables, stored contiguously:
- * a [count], b [count, dim] (row j = b_j), S [count, dim, dim] (S_j row-major at offset j·dim²).
- */
-export interface QuadraticBlock {
-  readonly count: number;
-  readonly dim: number;
-  readonly a: Float64Array;
-  readonly b: Float64Array;
-  readonly S: Float64Array;
-}
-
-/** A block of `count` zero polynomials. */
-export function zeroQuadraticBlock(count: number, dim: number): QuadraticBlock {
-  return { count, dim, a: new Float64Array(count), b: new Float64Array(count * dim), S: new Float64Array(count * dim * dim) };
-}
-
-function copyBlock(x: QuadraticBlock): QuadraticBlock {
-  return { count: x.count, dim: x.dim, a: x.a.slice(), b: x.b.slice(), S: x.S.slice() };
-}
-
-/** Gram matrix G[i, j] = ⟨x_i, y_j⟩ = a_i a'_j + b_iᵀb'_j + ⟨S_i, S'_j⟩_F, [x.count, y.count] row-major. */
-export function quadraticBlockGram(x: QuadraticBlock, y: QuadraticBlock, backend: LinAlgBackend = getBackend()): Float64Array {
-  const d = x.dim;
-  const G = new Float64Array(x.count * y.count);
-  if (x.count === 0 || y.count === 0) return G;
-  backend.dgemm(false, true, x.count, y.count, d * d, 1, x.S, y.S, 0, G);
-  backend.dgemm(false, true, x.count, y.count, d, 1, x.b, y.b, 1, G);
-  for (let i = 0; i < x.count; i++) for (let j = 0; j < y.count; j++) G[i * y.count + j]! += x.a[i]! * y.a[j]!;
-  return G;
-}
-
-/** out ← beta·out + alpha·x·C, i.e. out_j = beta·out_j + alpha·Σ_i C[i, j]·x_i, with C [x.count, out.count]. */
-function blockGemm(alpha: number, x: QuadraticBlock, C: Float64Array, beta: number, out: QuadraticBlock, backend: LinAlgBackend): void {
-  const d = x.dim;
-  const m = out.count;
-  const k = x.count;
-  if (m === 0) return;
-  if (k === 0) {
-    scaleBlock(out, beta);
-    return;
-  }
-  backend.dgemm(true, false, m, d * d, k, alpha, C, x.S, beta, out.S);
-  backend.dgemm(true, false, m, d, k, alpha, C, x.b, beta, out.b);
-  for (let j = 0; j < m; j++) {
-    let acc = 0;
-    for (let i = 0; i < k; i++) acc += C[i * m + j]! * x.a[i]!;
-    out.a[j] = beta * out.a[j]! + alpha * acc;
-  }
-}
-
-function scaleBlock(x: QuadraticBlock, s: number): void {
-  for (const arr of [x.a, x.b, x.S]) for (let i = 0; i < arr.length; i++) arr[i]! *= s;
-}
-
-/** The columns `cols` of x as a new block. */
-function selectColumns(x: QuadraticBlock, cols: readonly number[]): QuadraticBlock {
-  const d = x.dim;
-  const out = zeroQuadraticBlock(cols.length, d);
-  cols.forEach((c, j) => {
-    out.a[j] = x.a[c]!;
-    out.b.set(x.b.subarray(c * d, (c + 1) * d), j * d);
-    out.S.set(x.S.subarray(c * d * d, (c + 1) * d * d), j * d * d);
-  });
-  return out;
-}
-
-/** Writes the columns of `src` into the columns `cols` of `dst`. */
-function scatterColumns(src: QuadraticBlock, dst: QuadraticBlock, cols: readonly number[]): void {
-  const d = src.dim;
-  cols.forEach((c, j) => {
-    dst.a[c] = src.a[j]!;
-    dst.b.set(src.b.subarray(j * d, (j + 1) * d), c * d);
-    dst.S.set(src.S.subarray(j * d * d, (j + 1) * d * d), c * d * d);
-  });
-}
-
-function columnNorms(x: QuadraticBlock): Float64Array {
-  const d = x.dim;
-  const out = new Float64Array(x.count);
-  for (let j = 0; j < x.count; j++) {
-    let s = x.a[j]! ** 2;
-    for (let i = j * d; i < (j + 1) * d; i++) s += x.b[i]! ** 2;
-    for (let i = j * d * d; i < (j + 1) * d * d; i++) s += x.S[i]! ** 2;
-    out[j] = Math.sqrt(s);
-  }
-  return out;
-}
-
-/** Replaces each S_j by (S_j + S_jᵀ)/2. */
-function symmetrizeBlock(x: QuadraticBlock): void {
-  const d = x.dim;
-  for (let j = 0; j < x.count; j++) {
-    const off = j * d * d;
-    for (let r = 0; r < d; r++) {
-      for (let c = 0; c < r; c++) {
-        const v = 0.5 * (x.S[off + r * d + c]! + x.S[off + c * d + r]!);
-        x.S[off + r * d + c] = v;
-        x.S[off + c * d + r] = v;
-      }
-    }
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -283,11 +193,6 @@ function componentOperatorData(g: Gaussian, weight: number): ComponentOperatorDa
   return { weight, mean: g.mean, cov, coupled, decoupled, coupledCov, decoupledVar, rowOrder, coupledRuns: indexRuns(coupled) };
 }
 
-/** θ ↦ Aθ for blocks of polynomials; see {@link mixtureMomentOperator}. */
-export interface MomentOperator {
-  readonly dim: number;
-  apply(x: QuadraticBlock): Promise<QuadraticBlock>;
-}
 
 /**
  * The moment operator A θ = (E p, E[x p], E[x xᵀ p]) of a mixture (components with zero weight are skipped), applied
@@ -540,10 +445,6 @@ function addDecoupledBlock(x: QuadraticBlock, out: QuadraticBlock, Abar: Int32Ar
 // ---------------------------------------------------------------------------------------------------------------
 // The pooled-Gaussian preconditioner
 
-/** An approximate inverse of the moment operator: fixed, symmetric and positive definite. */
-export interface MomentPreconditioner {
-  apply(m: QuadraticBlock): Promise<QuadraticBlock>;
-}
 
 /**
  * The inverse of the pooled Gaussian's moment operator (optionally with the fourth-moment rescaling of the
@@ -552,7 +453,7 @@ export interface MomentPreconditioner {
  * @throws NotPositiveDefiniteError if the pooled covariance is singular (use a ridge)
  */
 export function pooledGaussianPreconditioner(
-  mix: GaussianMixture, kind: MixturePreconditioner = 'pooled', backend: LinAlgBackend = getBackend(),
+  mix: GaussianMixture, kind: 'scaled-pooled' | 'pooled' = 'pooled', backend: LinAlgBackend = getBackend(),
 ): MomentPreconditioner {
   const d = mix.dim;
   const mu = mix.mean();

@@ -1,0 +1,123 @@
+/**
+ * Blocks of quadratic polynomials p_j(x) = a_j + b_jᵀx + xᵀS_jx in the coefficient inner product
+ * ⟨θ, θ'⟩ = a a' + bᵀb' + ⟨S, S'⟩_F, and the operator/preconditioner interfaces the mixture solver composes
+ * (see mixtureKrylov.ts).
+ */
+import type { LinAlgBackend } from '../../linalg/backend.js';
+import { getBackend } from '../../linalg/index.js';
+
+/**
+ * `count` quadratic polynomials p_j(x) = a_j + b_jᵀx + xᵀS_jx in `dim` variables, stored contiguously:
+ * a [count], b [count, dim] (row j = b_j), S [count, dim, dim] (S_j row-major at offset j·dim²).
+ */
+export interface QuadraticBlock {
+  readonly count: number;
+  readonly dim: number;
+  readonly a: Float64Array;
+  readonly b: Float64Array;
+  readonly S: Float64Array;
+}
+
+/** A block of `count` zero polynomials. */
+export function zeroQuadraticBlock(count: number, dim: number): QuadraticBlock {
+  return { count, dim, a: new Float64Array(count), b: new Float64Array(count * dim), S: new Float64Array(count * dim * dim) };
+}
+
+export function copyBlock(x: QuadraticBlock): QuadraticBlock {
+  return { count: x.count, dim: x.dim, a: x.a.slice(), b: x.b.slice(), S: x.S.slice() };
+}
+
+/** Gram matrix G[i, j] = ⟨x_i, y_j⟩ = a_i a'_j + b_iᵀb'_j + ⟨S_i, S'_j⟩_F, [x.count, y.count] row-major. */
+export function quadraticBlockGram(x: QuadraticBlock, y: QuadraticBlock, backend: LinAlgBackend = getBackend()): Float64Array {
+  const d = x.dim;
+  const G = new Float64Array(x.count * y.count);
+  if (x.count === 0 || y.count === 0) return G;
+  backend.dgemm(false, true, x.count, y.count, d * d, 1, x.S, y.S, 0, G);
+  backend.dgemm(false, true, x.count, y.count, d, 1, x.b, y.b, 1, G);
+  for (let i = 0; i < x.count; i++) for (let j = 0; j < y.count; j++) G[i * y.count + j]! += x.a[i]! * y.a[j]!;
+  return G;
+}
+
+/** out ← beta·out + alpha·x·C, i.e. out_j = beta·out_j + alpha·Σ_i C[i, j]·x_i, with C [x.count, out.count]. */
+export function blockGemm(alpha: number, x: QuadraticBlock, C: Float64Array, beta: number, out: QuadraticBlock, backend: LinAlgBackend): void {
+  const d = x.dim;
+  const m = out.count;
+  const k = x.count;
+  if (m === 0) return;
+  if (k === 0) {
+    scaleBlock(out, beta);
+    return;
+  }
+  backend.dgemm(true, false, m, d * d, k, alpha, C, x.S, beta, out.S);
+  backend.dgemm(true, false, m, d, k, alpha, C, x.b, beta, out.b);
+  for (let j = 0; j < m; j++) {
+    let acc = 0;
+    for (let i = 0; i < k; i++) acc += C[i * m + j]! * x.a[i]!;
+    out.a[j] = beta * out.a[j]! + alpha * acc;
+  }
+}
+
+export function scaleBlock(x: QuadraticBlock, s: number): void {
+  for (const arr of [x.a, x.b, x.S]) for (let i = 0; i < arr.length; i++) arr[i]! *= s;
+}
+
+/** The columns `cols` of x as a new block. */
+export function selectColumns(x: QuadraticBlock, cols: readonly number[]): QuadraticBlock {
+  const d = x.dim;
+  const out = zeroQuadraticBlock(cols.length, d);
+  cols.forEach((c, j) => {
+    out.a[j] = x.a[c]!;
+    out.b.set(x.b.subarray(c * d, (c + 1) * d), j * d);
+    out.S.set(x.S.subarray(c * d * d, (c + 1) * d * d), j * d * d);
+  });
+  return out;
+}
+
+/** Writes the columns of `src` into the columns `cols` of `dst`. */
+export function scatterColumns(src: QuadraticBlock, dst: QuadraticBlock, cols: readonly number[]): void {
+  const d = src.dim;
+  cols.forEach((c, j) => {
+    dst.a[c] = src.a[j]!;
+    dst.b.set(src.b.subarray(j * d, (j + 1) * d), c * d);
+    dst.S.set(src.S.subarray(j * d * d, (j + 1) * d * d), c * d * d);
+  });
+}
+
+export function columnNorms(x: QuadraticBlock): Float64Array {
+  const d = x.dim;
+  const out = new Float64Array(x.count);
+  for (let j = 0; j < x.count; j++) {
+    let s = x.a[j]! ** 2;
+    for (let i = j * d; i < (j + 1) * d; i++) s += x.b[i]! ** 2;
+    for (let i = j * d * d; i < (j + 1) * d * d; i++) s += x.S[i]! ** 2;
+    out[j] = Math.sqrt(s);
+  }
+  return out;
+}
+
+/** Replaces each S_j by (S_j + S_jᵀ)/2. */
+export function symmetrizeBlock(x: QuadraticBlock): void {
+  const d = x.dim;
+  for (let j = 0; j < x.count; j++) {
+    const off = j * d * d;
+    for (let r = 0; r < d; r++) {
+      for (let c = 0; c < r; c++) {
+        const v = 0.5 * (x.S[off + r * d + c]! + x.S[off + c * d + r]!);
+        x.S[off + r * d + c] = v;
+        x.S[off + c * d + r] = v;
+      }
+    }
+  }
+}
+
+
+/** θ ↦ Aθ for blocks of polynomials (the mixture moment operator). */
+export interface MomentOperator {
+  readonly dim: number;
+  apply(x: QuadraticBlock): Promise<QuadraticBlock>;
+}
+
+/** An approximate inverse of the moment operator: fixed, symmetric and positive definite. */
+export interface MomentPreconditioner {
+  apply(m: QuadraticBlock): Promise<QuadraticBlock>;
+}
