@@ -23,6 +23,7 @@ export function zeroQuadraticBlock(count: number, dim: number): QuadraticBlock {
   return { count, dim, a: new Float64Array(count), b: new Float64Array(count * dim), S: new Float64Array(count * dim * dim) };
 }
 
+/** A deep copy of a block. */
 export function copyBlock(x: QuadraticBlock): QuadraticBlock {
   return { count: x.count, dim: x.dim, a: x.a.slice(), b: x.b.slice(), S: x.S.slice() };
 }
@@ -109,7 +110,6 @@ export function symmetrizeBlock(x: QuadraticBlock): void {
     }
   }
 }
-
 
 /** θ ↦ Aθ for blocks of polynomials (the mixture moment operator). */
 export interface MomentOperator {
