@@ -24,12 +24,7 @@ import {
 } from '../../src/analysis/eigen.js';
 import { InvalidArgumentError, NonFiniteError, ShapeError } from '../../src/errors.js';
 import { parseXml } from '../figures/xml.js';
-
-function randomMatrix(rows: number, cols: number, rng: Rng, scale = 1): Matrix {
-  const m = new Matrix(rows, cols);
-  for (let i = 0; i < m.data.length; i++) m.data[i] = scale * rng.normal();
-  return m;
-}
+import { randMatrix } from '../random.js';
 
 function randomVector(n: number, rng: Rng, scale = 1): Float64Array {
   return Float64Array.from({ length: n }, () => scale * rng.normal());
@@ -37,22 +32,22 @@ function randomVector(n: number, rng: Rng, scale = 1): Float64Array {
 
 function randomMlp(d: number, h: number, o: number, seed: number, activation = 'relu'): Network {
   const rng = new Rng(seed);
-  return createMLP({ W1: randomMatrix(h, d, rng, 1 / Math.sqrt(d)), b1: randomVector(h, rng, 0.3), W2: randomMatrix(o, h, rng), b2: randomVector(o, rng), activation });
+  return createMLP({ W1: randMatrix(rng, h, d, 1 / Math.sqrt(d)), b1: randomVector(h, rng, 0.3), W2: randMatrix(rng, o, h), b2: randomVector(o, rng), activation });
 }
 
 function randomGlu(d: number, h: number, o: number, seed: number): Network {
   const rng = new Rng(seed);
   return createGLU({
-    W_gate: randomMatrix(h, d, rng, 1 / Math.sqrt(d)), b_gate: randomVector(h, rng, 0.3),
-    W_up: randomMatrix(h, d, rng, 1 / Math.sqrt(d)), b_up: randomVector(h, rng, 0.3),
-    W_out: randomMatrix(o, h, rng), activation: 'silu',
+    W_gate: randMatrix(rng, h, d, 1 / Math.sqrt(d)), b_gate: randomVector(h, rng, 0.3),
+    W_up: randMatrix(rng, h, d, 1 / Math.sqrt(d)), b_up: randomVector(h, rng, 0.3),
+    W_out: randMatrix(rng, o, h), activation: 'silu',
   });
 }
 
 /** A non-isotropic Gaussian N(μ, A Aᵀ/d + ½I). */
 function randomGaussian(d: number, seed: number): Gaussian {
   const rng = new Rng(seed);
-  const A = randomMatrix(d, d, rng);
+  const A = randMatrix(rng, d, d);
   const cov = matmul(A, A, { transB: true });
   for (let i = 0; i < d * d; i++) cov.data[i] = cov.data[i]! / d;
   for (let i = 0; i < d; i++) cov.data[i * d + i]! += 0.5;
@@ -184,12 +179,12 @@ describe('hidden-space route ≡ dense route (1e-10)', () => {
   test('rank-deficient directions (duplicated hidden units)', () => {
     const rng = new Rng(21);
     const d = 20;
-    const W1 = randomMatrix(8, d, rng, 0.3);
+    const W1 = randMatrix(rng, 8, d, 0.3);
     for (let j = 0; j < d; j++) {
       W1.data[4 * d + j] = W1.data[0 * d + j]!;
       W1.data[5 * d + j] = 2 * W1.data[1 * d + j]!;
     }
-    const approx = fitQuadratic(createMLP({ W1, W2: randomMatrix(3, 8, rng), activation: 'relu' }), Gaussian.standard(d));
+    const approx = fitQuadratic(createMLP({ W1, W2: randMatrix(rng, 3, 8), activation: 'relu' }), Gaussian.standard(d));
     const eig = gammaEigen(approx, { class: 0 }, { route: 'hidden' });
     assert.equal(eig.values.length, 6, 'the two duplicated directions are dropped');
     for (let c = 0; c < 3; c++) assertRoutesAgree(approx, { class: c });
@@ -225,7 +220,7 @@ describe('analytic oracle: orthonormal ReLU units without biases under N(0, I)',
     const d = 16;
     const h = 6;
     // Orthonormal rows from the SVD of a random matrix.
-    const W1 = svd(randomMatrix(h, d, rng)).Vt;
+    const W1 = svd(randMatrix(rng, h, d)).Vt;
     const W2 = Matrix.fromRows([[3, -2, 1.5, -0.5, 0.8, -1.1], [0.2, 0.4, -0.6, 0.9, -1.3, 2.2]]);
     const approx = fitQuadratic(createMLP({ W1, W2, activation: 'relu' }), Gaussian.standard(d));
     const c = 0;

@@ -22,17 +22,12 @@ import { writeFigure } from '../../src/figures/render.js';
 import { decomposeLogits, logitDecompositionChart, logitDecompositionToJson } from '../../src/analysis/logits.js';
 import { NonFiniteError, ShapeError } from '../../src/errors.js';
 import { parseXml } from '../figures/xml.js';
-
-function randomMatrix(rows: number, cols: number, rng: Rng, scale = 1): Matrix {
-  const m = new Matrix(rows, cols);
-  for (let i = 0; i < m.data.length; i++) m.data[i] = scale * rng.normal();
-  return m;
-}
+import { randMatrix } from '../random.js';
 
 const rng = new Rng(12);
 const d = 9;
-const mlp: Network = createMLP({ W1: randomMatrix(7, d, rng, 0.4), b1: Float64Array.from({ length: 7 }, () => rng.normal()), W2: randomMatrix(4, 7, rng), b2: Float64Array.from([1, -1, 0.5, 2]), activation: 'gelu' });
-const glu: Network = createGLU({ W_gate: randomMatrix(5, d, rng, 0.4), W_up: randomMatrix(5, d, rng, 0.4), W_out: randomMatrix(4, 5, rng), activation: 'sigmoid' });
+const mlp: Network = createMLP({ W1: randMatrix(rng, 7, d, 0.4), b1: Float64Array.from({ length: 7 }, () => rng.normal()), W2: randMatrix(rng, 4, 7), b2: Float64Array.from([1, -1, 0.5, 2]), activation: 'gelu' });
+const glu: Network = createGLU({ W_gate: randMatrix(rng, 5, d, 0.4), W_up: randMatrix(rng, 5, d, 0.4), W_out: randMatrix(rng, 4, 5), activation: 'sigmoid' });
 const input = new Gaussian(Float64Array.from({ length: d }, () => 0.3 * rng.normal()), null);
 const approximants: [string, PolynomialApproximant][] = [
   ['MLP, factored Γ', fitQuadratic(mlp, input)],
@@ -107,8 +102,8 @@ describe('polyapprox logits', () => {
   test('784-d model: JSON equal to the in-process decomposition, chart and input image; d = 9 in plain numbers', () => {
     const dir = mkdtempSync(join(tmpdir(), 'polyapprox-logits-'));
     const r = new Rng(3);
-    const W1 = randomMatrix(6, 784, r, 0.1);
-    const W2 = randomMatrix(10, 6, r);
+    const W1 = randMatrix(r, 6, 784, 0.1);
+    const W2 = randMatrix(r, 10, 6);
     const net = createMLP({ W1, W2, activation: 'relu' });
     const t = (m: Matrix) => ({ dtype: 'F64' as const, shape: [m.rows, m.cols], data: m.data });
     const model = join(dir, 'model.safetensors');

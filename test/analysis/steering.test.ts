@@ -23,16 +23,11 @@ import {
 } from '../../src/analysis/steering.js';
 import { InvalidArgumentError, ShapeError } from '../../src/errors.js';
 import { parseXml } from '../figures/xml.js';
-
-function randomMatrix(rows: number, cols: number, rng: Rng, scale = 1): Matrix {
-  const m = new Matrix(rows, cols);
-  for (let i = 0; i < m.data.length; i++) m.data[i] = scale * rng.normal();
-  return m;
-}
+import { randMatrix } from '../random.js';
 
 function randomMlp(d: number, h: number, o: number, seed: number): Network {
   const rng = new Rng(seed);
-  return createMLP({ W1: randomMatrix(h, d, rng, 1 / Math.sqrt(d)), W2: randomMatrix(o, h, rng), activation: 'relu' });
+  return createMLP({ W1: randMatrix(rng, h, d, 1 / Math.sqrt(d)), W2: randMatrix(rng, o, h), activation: 'relu' });
 }
 
 const norm = (v: ArrayLike<number>): number => Math.sqrt(Array.from(v).reduce((a, x) => a + x * x, 0));
@@ -77,9 +72,9 @@ describe('stacked eigenvectors and the steering direction', () => {
   test('classes with too few positive eigenvalues, bad k and rows are rejected', () => {
     // ReLU: E g''(u) > 0, so a class whose output weights are all negative has a negative semidefinite Γ_c.
     const rng = new Rng(2);
-    const W2 = randomMatrix(2, 6, rng);
+    const W2 = randMatrix(rng, 2, 6);
     for (let j = 0; j < 6; j++) W2.data[6 + j] = -Math.abs(W2.data[6 + j]!);
-    const neg = fitQuadratic(createMLP({ W1: randomMatrix(6, 10, rng), W2, activation: 'relu' }), Gaussian.standard(10));
+    const neg = fitQuadratic(createMLP({ W1: randMatrix(rng, 6, 10), W2, activation: 'relu' }), Gaussian.standard(10));
     assert.throws(() => stackTopEigenvectors(neg, 1), /class 1 has only 0 positive eigenvalues/);
     assert.equal(stackTopEigenvectors(neg, 1, { classes: [0] }).E.rows, 1);
     assert.throws(() => stackTopEigenvectors(approx, 0), InvalidArgumentError);
@@ -93,8 +88,8 @@ describe('steeringExperiment', () => {
   const d = 12;
   const o = 4;
   const rng = new Rng(9);
-  const B = randomMatrix(d, o, rng);
-  const X = randomMatrix(50, d, rng);
+  const B = randMatrix(rng, d, o);
+  const X = randMatrix(rng, 50, d);
   const labels = Int32Array.from({ length: 50 }, (_, i) => i % o);
   const u = randomUnitRows(1, d, 3).row(0);
   const target = 2;
@@ -199,7 +194,7 @@ describe('polyapprox steer', () => {
       const rng = new Rng(d);
       const t = (m: Matrix) => ({ dtype: 'F64' as const, shape: [m.rows, m.cols], data: m.data });
       const model = join(dir, `model${d}.safetensors`);
-      writeSafetensorsFile(model, { W1: t(randomMatrix(h, d, rng, 3 / Math.sqrt(d))), W2: t(randomMatrix(o, h, rng)) }, { architecture: 'mlp', activation: 'relu' });
+      writeSafetensorsFile(model, { W1: t(randMatrix(rng, h, d, 3 / Math.sqrt(d))), W2: t(randMatrix(rng, o, h)) }, { architecture: 'mlp', activation: 'relu' });
       const data = join(dir, `data${d}.safetensors`);
       writeSafetensorsFile(data, {
         x: { dtype: 'F64', shape: [n, d], data: Float64Array.from({ length: n * d }, () => rng.uniform()) },

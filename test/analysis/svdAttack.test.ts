@@ -26,18 +26,13 @@ import {
 } from '../../src/analysis/svdAttack.js';
 import { InvalidArgumentError, ShapeError } from '../../src/errors.js';
 import { parseXml } from '../figures/xml.js';
-
-function randomMatrix(rows: number, cols: number, rng: Rng, scale = 1): Matrix {
-  const m = new Matrix(rows, cols);
-  for (let i = 0; i < m.data.length; i++) m.data[i] = scale * rng.normal();
-  return m;
-}
+import { randMatrix } from '../random.js';
 
 function randomMlp(d: number, h: number, o: number, seed: number): Network {
   const rng = new Rng(seed);
   return createMLP({
-    W1: randomMatrix(h, d, rng, 1 / Math.sqrt(d)), b1: Float64Array.from({ length: h }, () => 0.2 * rng.normal()),
-    W2: randomMatrix(o, h, rng), b2: Float64Array.from({ length: o }, () => rng.normal()), activation: 'relu',
+    W1: randMatrix(rng, h, d, 1 / Math.sqrt(d)), b1: Float64Array.from({ length: h }, () => 0.2 * rng.normal()),
+    W2: randMatrix(rng, o, h), b2: Float64Array.from({ length: o }, () => rng.normal()), activation: 'relu',
   });
 }
 
@@ -57,7 +52,7 @@ const shapeArb = fc.record({ d: fc.integer({ min: 3, max: 14 }), o: fc.integer({
 describe('singular directions and removal projectors', () => {
   test('β = U S Vᵀ with orthonormal directions and descending singular values', () => {
     fc.assert(fc.property(shapeArb, ({ d, o, seed }) => {
-      const beta = randomMatrix(d, o, new Rng(seed));
+      const beta = randMatrix(new Rng(seed), d, o);
       const s = singularDirections(beta);
       const p = Math.min(d, o);
       assert.equal(s.rank, p);
@@ -74,7 +69,7 @@ describe('singular directions and removal projectors', () => {
   test('P_k is a symmetric idempotent projector, and projectOut(X) = X P_k', () => {
     fc.assert(fc.property(shapeArb, fc.nat(), ({ d, o, seed }, kSeed) => {
       const rng = new Rng(seed);
-      const s = singularDirections(randomMatrix(d, o, rng));
+      const s = singularDirections(randMatrix(rng, d, o));
       const k = kSeed % (s.rank + 1);
       const P = removalProjector(s.directions, k);
       assert.ok(diff(P, P.transpose()) <= 1e-15);
@@ -83,14 +78,14 @@ describe('singular directions and removal projectors', () => {
       let tr = 0;
       for (let i = 0; i < d; i++) tr += P.data[i * d + i]!;
       assert.ok(Math.abs(tr - (d - k)) <= 1e-12);
-      const X = randomMatrix(5, d, rng);
+      const X = randMatrix(rng, 5, d);
       assert.ok(diff(projectOut(X, s.directions, k), matmul(X, P)) <= 1e-12);
     }), { numRuns: 40 });
   });
 
   test('βᵀ P_k has zero components on the removed directions and keeps the others; βᵀ P_rank = 0', () => {
     fc.assert(fc.property(shapeArb, fc.nat(), ({ d, o, seed }, kSeed) => {
-      const beta = randomMatrix(d, o, new Rng(seed));
+      const beta = randMatrix(new Rng(seed), d, o);
       const s = singularDirections(beta);
       const k = kSeed % (s.rank + 1);
       const BtP = matmul(beta, removalProjector(s.directions, k), { transA: true });
@@ -108,13 +103,13 @@ describe('singular directions and removal projectors', () => {
 
   test('rank-deficient β: the rank counts only nonzero singular values', () => {
     const rng = new Rng(3);
-    const beta = randomMatrix(8, 3, rng);
+    const beta = randMatrix(rng, 8, 3);
     for (let r = 0; r < 8; r++) beta.data[r * 3 + 2] = beta.data[r * 3]! - 2 * beta.data[r * 3 + 1]!;
     assert.equal(singularDirections(beta).rank, 2);
   });
 
   test('bad k and shapes are rejected', () => {
-    const s = singularDirections(randomMatrix(6, 2, new Rng(1)));
+    const s = singularDirections(randMatrix(new Rng(1), 6, 2));
     assert.throws(() => removalProjector(s.directions, 3), InvalidArgumentError);
     assert.throws(() => removalProjector(s.directions, -1), InvalidArgumentError);
     assert.throws(() => projectOut(new Matrix(2, 5), s.directions, 1), ShapeError);
@@ -126,7 +121,7 @@ describe('svdAttack', () => {
   const o = 4;
   const net = randomMlp(d, 10, o, 7);
   const rng = new Rng(8);
-  const X = randomMatrix(300, d, rng);
+  const X = randMatrix(rng, 300, d);
   // Labels the network gets right on clean inputs, so its accuracy starts at 1.
   const labels = argmaxRows(forward(net, X));
   const linear = fitLinear(net, Gaussian.standard(d));
@@ -217,8 +212,8 @@ function writeModelAndData(dir: string, d: number, h: number, o: number, n: numb
   const v = (x: Float64Array) => ({ dtype: 'F64' as const, shape: [x.length], data: x });
   const model = join(dir, `model${d}.safetensors`);
   writeSafetensorsFile(model, {
-    W1: t(randomMatrix(h, d, rng, 3 / Math.sqrt(d))), b1: v(new Float64Array(h)),
-    W2: t(randomMatrix(o, h, rng)), b2: v(new Float64Array(o)),
+    W1: t(randMatrix(rng, h, d, 3 / Math.sqrt(d))), b1: v(new Float64Array(h)),
+    W2: t(randMatrix(rng, o, h)), b2: v(new Float64Array(o)),
   }, { architecture: 'mlp', activation: 'relu' });
   const data = join(dir, `data${d}.safetensors`);
   const x = Float64Array.from({ length: n * d }, () => rng.uniform());

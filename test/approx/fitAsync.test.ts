@@ -6,7 +6,6 @@
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Matrix } from '../../src/linalg/matrix.js';
 import { Rng } from '../../src/numerics/random.js';
 import { createMLP, forward, type Network } from '../../src/approx/network.js';
 import { Gaussian, GaussianMixture } from '../../src/approx/inputModel.js';
@@ -17,26 +16,12 @@ import {
 import type { PolynomialApproximant } from '../../src/approx/result.js';
 import { ConvergenceError, InvalidArgumentError } from '../../src/errors.js';
 import { fvu } from '../../src/analysis/metrics.js';
+import { randGaussian as sharedRandGaussian, randMatrix } from '../random.js';
 
 const D = 70, H = 8, O = 3;
 
-function randMatrix(rng: Rng, r: number, c: number, scale: number): Matrix {
-  return new Matrix(r, c, Float64Array.from({ length: r * c }, () => rng.normal() * scale));
-}
-
 /** N(μ, AAᵀ/d + 0.1·I): positive definite, so the automatic ridge adds nothing. */
-function randGaussian(rng: Rng, d: number): Gaussian {
-  const A = randMatrix(rng, d, d, 1 / Math.sqrt(d));
-  const S = new Matrix(d, d);
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j < d; j++) {
-      let s = i === j ? 0.1 : 0;
-      for (let k = 0; k < d; k++) s += A.data[i * d + k]! * A.data[j * d + k]!;
-      S.data[i * d + j] = s;
-    }
-  }
-  return new Gaussian(Float64Array.from({ length: d }, () => 0.5 * rng.normal()), S);
-}
+const randGaussian = (rng: Rng, d: number): Gaussian => sharedRandGaussian(rng, d, { jitter: 0.1 });
 
 function randNet(rng: Rng, d: number): Network {
   return createMLP({

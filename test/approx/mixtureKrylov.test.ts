@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Matrix } from '../../src/linalg/matrix.js';
 import { Rng } from '../../src/numerics/random.js';
-import { createGLU, createMLP, type Network } from '../../src/approx/network.js';
+import type { Network } from '../../src/approx/network.js';
 import { Gaussian, GaussianMixture } from '../../src/approx/inputModel.js';
 import { fitQuadraticGaussian } from '../../src/approx/fit/gaussian.js';
 import { fitQuadraticMixtureDense } from '../../src/approx/fit/mixture.js';
@@ -26,29 +26,14 @@ import {
 import type { PolynomialApproximant } from '../../src/approx/result.js';
 import { ConvergenceError, InvalidArgumentError, NotPositiveDefiniteError, ShapeError } from '../../src/errors.js';
 import { loadGolden, relErr } from './golden.js';
+import { randCovariance, randGlu as glu, randMlp as mlp, randVec } from '../random.js';
 
-function randMatrix(rng: Rng, r: number, c: number, scale: number): Matrix {
-  const m = new Matrix(r, c);
-  for (let i = 0; i < m.data.length; i++) m.data[i] = rng.normal() * scale;
-  return m;
-}
-function randVec(rng: Rng, n: number, scale: number): Float64Array {
-  return Float64Array.from({ length: n }, () => rng.normal() * scale);
-}
 /**
  * N(μ, A Aᵀ/d) with A d×d; the first `isolated` coordinates get a zero covariance row/column and variance 0.3
  * (the "decoupled" structure of constant pixels), the coordinates in `zero` get variance exactly 0 (singular).
  */
 function randGaussian(rng: Rng, d: number, opts: { isolated?: number; zero?: number[] } = {}): Gaussian {
-  const A = randMatrix(rng, d, d, 1 / Math.sqrt(d));
-  const S = new Matrix(d, d);
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j < d; j++) {
-      let s = 0;
-      for (let k = 0; k < d; k++) s += A.get(i, k) * A.get(j, k);
-      S.set(i, j, s);
-    }
-  }
+  const S = randCovariance(rng, d);
   const blank = (i: number, v: number) => {
     for (let j = 0; j < d; j++) {
       S.set(i, j, 0);
@@ -64,15 +49,6 @@ function randWeights(rng: Rng, K: number): Float64Array {
   const w = Float64Array.from({ length: K }, () => 0.2 + rng.uniform());
   const s = w.reduce((a, b) => a + b, 0);
   return w.map((v) => v / s);
-}
-function mlp(rng: Rng, d: number, h: number, o: number, act: string): Network {
-  return createMLP({ W1: randMatrix(rng, h, d, 1 / Math.sqrt(d)), b1: randVec(rng, h, 0.5), W2: randMatrix(rng, o, h, 1 / Math.sqrt(h)), b2: randVec(rng, o, 0.1), activation: act });
-}
-function glu(rng: Rng, d: number, h: number, o: number, act: string): Network {
-  return createGLU({
-    W_gate: randMatrix(rng, h, d, 1 / Math.sqrt(d)), b_gate: randVec(rng, h, 0.5), W_up: randMatrix(rng, h, d, 1 / Math.sqrt(d)),
-    b_up: randVec(rng, h, 0.5), W_out: randMatrix(rng, o, h, 1 / Math.sqrt(h)), b_out: randVec(rng, o, 0.1), activation: act,
-  });
 }
 /** All coefficients α, β, Γ (dense) of a fit, for one relative comparison. */
 function coefficients(p: PolynomialApproximant): number[] {

@@ -6,39 +6,16 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Matrix } from '../../src/linalg/matrix.js';
 import { Rng } from '../../src/numerics/random.js';
-import { createGLU, createMLP, forward, type Network } from '../../src/approx/network.js';
+import { forward, type Network } from '../../src/approx/network.js';
 import { Gaussian, GaussianMixture, type InputModel } from '../../src/approx/inputModel.js';
 import { fit } from '../../src/approx/fit/index.js';
 import { featureMatrix, monomials, olsWithSandwich } from './ols.js';
+import { randGaussian as sharedRandGaussian, randGlu, randMlp } from '../random.js';
 
-function randMatrix(rng: Rng, r: number, c: number, scale: number): Matrix {
-  const m = new Matrix(r, c);
-  for (let i = 0; i < m.data.length; i++) m.data[i] = rng.normal() * scale;
-  return m;
-}
-function randVec(rng: Rng, n: number, scale: number): Float64Array {
-  return Float64Array.from({ length: n }, () => rng.normal() * scale);
-}
-function randGaussian(rng: Rng, d: number): Gaussian {
-  const A = randMatrix(rng, d, d, 1 / Math.sqrt(d));
-  const S = new Matrix(d, d);
-  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) {
-    let s = i === j ? 0.2 : 0;
-    for (let k = 0; k < d; k++) s += A.get(i, k) * A.get(j, k);
-    S.set(i, j, s);
-  }
-  return new Gaussian(randVec(rng, d, 0.5), S);
-}
-
-function mlp(rng: Rng, d: number, h: number, o: number, act: string): Network {
-  return createMLP({ W1: randMatrix(rng, h, d, 1), b1: randVec(rng, h, 0.5), W2: randMatrix(rng, o, h, 1 / Math.sqrt(h)), b2: randVec(rng, o, 0.1), activation: act });
-}
-function glu(rng: Rng, d: number, h: number, o: number, act: string): Network {
-  return createGLU({
-    W_gate: randMatrix(rng, h, d, 1), b_gate: randVec(rng, h, 0.5), W_up: randMatrix(rng, h, d, 1), b_up: randVec(rng, h, 0.5),
-    W_out: randMatrix(rng, o, h, 1 / Math.sqrt(h)), b_out: randVec(rng, o, 0.1), activation: act,
-  });
-}
+/** Covariances with 0.2·I added, and unit-scale input weights (large preactivations). */
+const randGaussian = (rng: Rng, d: number): Gaussian => sharedRandGaussian(rng, d, { jitter: 0.2 });
+const mlp = (rng: Rng, d: number, h: number, o: number, act: string): Network => randMlp(rng, d, h, o, act, 1);
+const glu = (rng: Rng, d: number, h: number, o: number, act: string): Network => randGlu(rng, d, h, o, act, 1);
 
 /** The fitted polynomial's monomial coefficients, obtained by fitting it exactly (it is a polynomial). */
 function coefficientsOf(net: Network, input: InputModel, K: number, exps: number[][], rng: Rng): Matrix {

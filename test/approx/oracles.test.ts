@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Matrix } from '../../src/linalg/matrix.js';
 import { Rng } from '../../src/numerics/random.js';
-import { createGLU, createMLP, type Network } from '../../src/approx/network.js';
+import { createMLP, type Network } from '../../src/approx/network.js';
 import { Gaussian, GaussianMixture } from '../../src/approx/inputModel.js';
 import {
   explainedVariance, fitByMasterTheorem, fitHermiteGaussian, fitLinear, fitQuadratic, fitQuadraticMixtureDense,
@@ -17,34 +17,10 @@ import { monteCarloFvu } from '../../src/approx/monteCarlo.js';
 import type { PolynomialApproximant } from '../../src/approx/result.js';
 import { InvalidArgumentError, NonFiniteError, NotPositiveDefiniteError, ShapeError } from '../../src/errors.js';
 import { relErr } from './golden.js';
+import { randGaussian as sharedRandGaussian, randGlu as glu, randMatrix, randMlp as mlp } from '../random.js';
 
-function randMatrix(rng: Rng, r: number, c: number, scale: number): Matrix {
-  const m = new Matrix(r, c);
-  for (let i = 0; i < m.data.length; i++) m.data[i] = rng.normal() * scale;
-  return m;
-}
-function randVec(rng: Rng, n: number, scale: number): Float64Array {
-  return Float64Array.from({ length: n }, () => rng.normal() * scale);
-}
-function randGaussian(rng: Rng, d: number, rank = d): Gaussian {
-  const A = randMatrix(rng, d, rank, 1 / Math.sqrt(rank));
-  const S = new Matrix(d, d);
-  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) {
-    let s = 0;
-    for (let k = 0; k < rank; k++) s += A.get(i, k) * A.get(j, k);
-    S.set(i, j, s);
-  }
-  return new Gaussian(randVec(rng, d, 0.5), S);
-}
-function mlp(rng: Rng, d: number, h: number, o: number, act: string): Network {
-  return createMLP({ W1: randMatrix(rng, h, d, 1 / Math.sqrt(d)), b1: randVec(rng, h, 0.5), W2: randMatrix(rng, o, h, 1 / Math.sqrt(h)), b2: randVec(rng, o, 0.1), activation: act });
-}
-function glu(rng: Rng, d: number, h: number, o: number, act: string): Network {
-  return createGLU({
-    W_gate: randMatrix(rng, h, d, 1 / Math.sqrt(d)), b_gate: randVec(rng, h, 0.5), W_up: randMatrix(rng, h, d, 1 / Math.sqrt(d)),
-    b_up: randVec(rng, h, 0.5), W_out: randMatrix(rng, o, h, 1 / Math.sqrt(h)), b_out: randVec(rng, o, 0.1), activation: act,
-  });
-}
+const randGaussian = (rng: Rng, d: number, rank = d): Gaussian => sharedRandGaussian(rng, d, { rank });
+
 /** Max coefficient difference relative to the largest coefficient of b (α, β and Γ together). */
 function samePolynomial(a: PolynomialApproximant, b: PolynomialApproximant, tol: number, what: string): void {
   const all = (p: PolynomialApproximant) => {
