@@ -57,3 +57,25 @@ export function randGlu(rng: Rng, d: number, h: number, o: number, activation: s
     b_up: randVec(rng, h, 0.5), W_out: randMatrix(rng, o, h, 1 / Math.sqrt(h)), b_out: randVec(rng, o, 0.1), activation,
   });
 }
+
+/**
+ * Class-structured data: sample i belongs to class i mod K (K = means.length) and is means[c] + mixes[c]·z with
+ * z ~ N(0, I) (mixes[c] d×d row-major), so every class has its own mean and covariance.
+ */
+export function classStructuredData(n: number, rng: Rng, means: Float64Array[], mixes: Float64Array[]): { x: Float32Array; y: Float32Array } {
+  const K = means.length;
+  const d = means[0]!.length;
+  const x = new Float32Array(n * d);
+  const y = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = i % K;
+    y[i] = c;
+    const z = rng.fillNormal(new Float64Array(d));
+    for (let a = 0; a < d; a++) {
+      let v = means[c]![a]!;
+      for (let b = 0; b < d; b++) v += mixes[c]![a * d + b]! * z[b]!;
+      x[i * d + a] = v;
+    }
+  }
+  return { x, y };
+}

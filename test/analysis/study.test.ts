@@ -18,6 +18,7 @@ import {
 import { registerStudy } from '../../src/cli/commands/study.js';
 import { describeScaling } from '../../src/data/datasets.js';
 import { FormatError, InvalidArgumentError } from '../../src/errors.js';
+import { classStructuredData } from '../random.js';
 
 const D = 12, H = 6, O = 3;
 let dir: string;
@@ -26,23 +27,6 @@ let trainPath: string;
 let testPath: string;
 const testSet: { x: Float32Array; y: Float32Array } = { x: new Float32Array(0), y: new Float32Array(0) };
 const nets = new Map<number, { W1: Float32Array; b1: Float32Array; W2: Float32Array; b2: Float32Array }>();
-
-/** Class-structured data: class c has its own mean and a random linear mixing of its noise. */
-function makeData(n: number, rng: Rng, means: Float64Array[], mixes: Float64Array[]): { x: Float32Array; y: Float32Array } {
-  const x = new Float32Array(n * D);
-  const y = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = i % O;
-    y[i] = c;
-    const z = rng.fillNormal(new Float64Array(D));
-    for (let a = 0; a < D; a++) {
-      let v = means[c]![a]!;
-      for (let b = 0; b < D; b++) v += mixes[c]![a * D + b]! * z[b]!;
-      x[i * D + a] = v;
-    }
-  }
-  return { x, y };
-}
 
 function writeCheckpoint(step: number, rng: Rng, scale: number): void {
   const W1 = Float32Array.from({ length: H * D }, () => (rng.normal() * scale) / Math.sqrt(D));
@@ -98,8 +82,8 @@ before(async () => {
   const rng = new Rng(42);
   const means = Array.from({ length: O }, () => Float64Array.from({ length: D }, () => rng.normal()));
   const mixes = Array.from({ length: O }, () => Float64Array.from({ length: D * D }, () => (0.5 * rng.normal()) / Math.sqrt(D)));
-  const train = makeData(900, rng, means, mixes);
-  const test = makeData(300, rng, means, mixes);
+  const train = classStructuredData(900, rng, means, mixes);
+  const test = classStructuredData(300, rng, means, mixes);
   testSet.x = test.x;
   testSet.y = test.y;
   trainPath = join(dir, 'train.safetensors');

@@ -19,6 +19,7 @@ import { STUDY_FORMAT_VERSION, runStudy, type StudyHooks, type StudyResult, type
 import { mixtureQuadraticTable, mixtureSolverStatus } from '../../src/analysis/reproduce.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { runCli } from '../cliHarness.js';
+import { classStructuredData } from '../random.js';
 
 const D = 70, H = 8, O = 3;
 const STEPS = [1, 16];
@@ -28,22 +29,6 @@ let trainPath: string;
 let testPath: string;
 let last: StudyResult;
 const events: string[] = [];
-
-function makeData(n: number, rng: Rng, means: Float64Array[], mixes: Float64Array[]): { x: Float32Array; y: Float32Array } {
-  const x = new Float32Array(n * D);
-  const y = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = i % O;
-    y[i] = c;
-    const z = rng.fillNormal(new Float64Array(D));
-    for (let a = 0; a < D; a++) {
-      let v = means[c]![a]!;
-      for (let b = 0; b < D; b++) v += mixes[c]![a * D + b]! * z[b]!;
-      x[i * D + a] = v;
-    }
-  }
-  return { x, y };
-}
 
 function writeCheckpoint(step: number, rng: Rng, scale: number): void {
   const f32 = (n: number, s: number) => Float32Array.from({ length: n }, () => rng.normal() * s);
@@ -73,8 +58,8 @@ before(async () => {
   const rng = new Rng(77);
   const means = Array.from({ length: O }, () => Float64Array.from({ length: D }, () => 0.7 * rng.normal()));
   const mixes = Array.from({ length: O }, () => Float64Array.from({ length: D * D }, () => (0.6 * rng.normal()) / Math.sqrt(D)));
-  const train = makeData(900, rng, means, mixes);
-  const test = makeData(300, rng, means, mixes);
+  const train = classStructuredData(900, rng, means, mixes);
+  const test = classStructuredData(300, rng, means, mixes);
   trainPath = join(dir, 'train.safetensors');
   testPath = join(dir, 'test.safetensors');
   writeSafetensorsFile(trainPath, { x: { dtype: 'F32', shape: [900, D], data: train.x }, y: { dtype: 'F32', shape: [900], data: train.y } });
