@@ -132,15 +132,9 @@ export function quadraticUsesKrylov(input: InputModel): boolean {
 export { DEFAULT_KRYLOV_MAX_ITERATIONS, DEFAULT_KRYLOV_TOL };
 
 /** The outcome of a Krylov solve, as far as {@link krylovMethodString} and {@link krylovStopReason} need it. */
-export interface KrylovSolveOutcome {
-  converged: boolean;
-  operatorApplications: number;
-  relativeResidual: number;
-  tol: number;
-  maxIterations: number;
-  maxSeconds: number | null;
-  seconds: number;
-}
+export type KrylovSolveOutcome = Pick<
+  KrylovSolveReport, 'converged' | 'operatorApplications' | 'relativeResidual' | 'tol' | 'maxIterations' | 'maxSeconds' | 'seconds'
+>;
 
 /**
  * Which limit stopped an unconverged solve, in words: `the 180 s budget` when a wall-clock budget was set and the

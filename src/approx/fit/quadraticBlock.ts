@@ -58,7 +58,7 @@ export function blockGemm(alpha: number, x: QuadraticBlock, C: Float64Array, bet
   }
 }
 
-export function scaleBlock(x: QuadraticBlock, s: number): void {
+function scaleBlock(x: QuadraticBlock, s: number): void {
   for (const arr of [x.a, x.b, x.S]) for (let i = 0; i < arr.length; i++) arr[i]! *= s;
 }
 
