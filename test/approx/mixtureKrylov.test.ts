@@ -26,6 +26,8 @@ import {
 import type { PolynomialApproximant } from '../../src/approx/result.js';
 import { ConvergenceError, InvalidArgumentError, NotPositiveDefiniteError, ShapeError } from '../../src/errors.js';
 import { loadGolden, relErr } from './golden.js';
+import { affineDeflation } from '../../src/approx/fit/affineDeflation.js';
+import { getBackend } from '../../src/linalg/index.js';
 import { randCovariance, randGlu as glu, randMlp as mlp, randVec } from '../random.js';
 
 /**
@@ -137,14 +139,14 @@ describe('block PCG ≡ dense normal equations (d ≤ 12, 1e-8 relative on α, �
     { name: 'GLU sigmoid', d: 12, make: (r, d) => glu(r, d, 4, 2, 'sigmoid') },
   ];
   cases.forEach(({ name, d, make }, idx) => {
-    for (const preconditioner of ['scaled-pooled', 'pooled'] as const) {
-      test(`${name}, d = ${d}, 4-component weighted mixture, ${preconditioner}`, async () => {
+    for (const [preconditioner, deflation] of [['scaled-pooled', 'affine'], ['pooled', 'affine'], ['pooled', 'none']] as const) {
+      test(`${name}, d = ${d}, 4-component weighted mixture, ${preconditioner}, deflation ${deflation}`, async () => {
         const rng = new Rng(100 + idx);
         const net = make(rng, d);
         // Components 0 and 2 have decoupled coordinates (the MNIST structure), so both operator paths are used.
         const comps = [0, 1, 2, 3].map((k) => randGaussian(rng, d, { isolated: k % 2 === 0 ? 1 + k / 2 : 0 }));
         const mix = new GaussianMixture(randWeights(rng, 4), comps);
-        const res = await fitQuadraticMixtureKrylov(net, mix, { tol: 1e-13, ridge: 0, preconditioner });
+        const res = await fitQuadraticMixtureKrylov(net, mix, { tol: 1e-13, ridge: 0, preconditioner, deflation });
         assert.equal(res.ridge, 0);
         assert.ok(Math.max(...res.residuals) <= 1e-13, `residuals ${res.residuals}`);
         assertSameFit(res.approx, fitQuadraticMixtureDense(net, mix), 1e-8, name);
@@ -199,11 +201,15 @@ describe('one-component mixture', () => {
       const net = make(rng);
       const g = randGaussian(rng, 7, { isolated: 2 });
       for (const preconditioner of ['scaled-pooled', 'pooled'] as const) {
-        const res = await fitQuadraticMixtureKrylov(net, new GaussianMixture(Float64Array.of(1), [g]), { preconditioner });
-        assert.deepEqual(res.iterations, res.iterations.map(() => 1), `iterations ${res.iterations}`);
-        // One block iteration plus the true-residual check.
-        assert.equal(res.operatorApplications, 2);
-        assertSameFit(res.approx, fitQuadraticGaussian(net, g), 1e-10, `${name} ${preconditioner}`);
+        for (const deflation of ['none', 'affine'] as const) {
+          const res = await fitQuadraticMixtureKrylov(net, new GaussianMixture(Float64Array.of(1), [g]), { preconditioner, deflation });
+          // The affine deflation's start (exact affine correction and its residual) is one application more.
+          const start = deflation === 'affine' ? 1 : 0;
+          assert.deepEqual(res.iterations, res.iterations.map(() => start + 1), `iterations ${res.iterations}`);
+          // One block iteration plus the true-residual check.
+          assert.equal(res.operatorApplications, start + 2);
+          assertSameFit(res.approx, fitQuadraticGaussian(net, g), 1e-10, `${name} ${preconditioner} ${deflation}`);
+        }
       }
     });
   }
@@ -284,6 +290,48 @@ describe('pooled-Gaussian preconditioner', () => {
   });
 });
 
+describe('affine deflation', () => {
+  const rng = new Rng(31);
+  const d = 6;
+  const mix = new GaussianMixture(randWeights(rng, 3), [randGaussian(rng, d), randGaussian(rng, d, { isolated: 2 }), randGaussian(rng, d)]);
+  const op = mixtureMomentOperator(mix);
+  /** max over outputs of |Φᵀ(r − Aθ)| relative to |Φᵀr|: the affine part of the residual left by θ. */
+  async function affineResidual(r: QuadraticBlock, theta: QuadraticBlock): Promise<number> {
+    const At = await op.apply(theta);
+    let worst = 0;
+    for (let q = 0; q < r.count; q++) {
+      let num = (r.a[q]! - At.a[q]!) ** 2;
+      let den = r.a[q]! ** 2;
+      for (let i = 0; i < d; i++) {
+        num += (r.b[q * d + i]! - At.b[q * d + i]!) ** 2;
+        den += r.b[q * d + i]! ** 2;
+      }
+      worst = Math.max(worst, Math.sqrt(num / den));
+    }
+    return worst;
+  }
+
+  test('the coarse solve removes the affine part of a residual exactly (Φᵀ(r − AQr) = 0)', async () => {
+    const defl = await affineDeflation(mix, pooledGaussianPreconditioner(mix), getBackend());
+    assert.equal(defl.coarseDim, d + 1);
+    const r = randomBlock(rng, 3, d);
+    const c = await defl.coarseSolve(r);
+    assert.ok(c.S.every((v) => v === 0), 'the coarse solution is affine');
+    const left = await affineResidual(r, c);
+    assert.ok(left < 1e-12, `affine residual ${left}`);
+  });
+
+  test('the deflated preconditioner satisfies ΦᵀA M⁻¹r = Φᵀr, unlike the pooled inverse alone', async () => {
+    const pooled = pooledGaussianPreconditioner(mix);
+    const defl = await affineDeflation(mix, pooled, getBackend());
+    const r = randomBlock(rng, 3, d);
+    const deflated = await affineResidual(r, await defl.apply(r));
+    const plain = await affineResidual(r, await pooled.apply(r));
+    assert.ok(deflated < 1e-12, `deflated: ${deflated}`);
+    assert.ok(plain > 1e-3, `the pooled inverse alone leaves an affine residual (${plain}), so the check above can fail`);
+  });
+});
+
 describe('singular covariances and the ridge', () => {
   const rng = new Rng(12);
   const d = 5;
@@ -345,16 +393,20 @@ describe('errors', () => {
   });
 
   test('with throwOnNonConvergence false the current iterate comes back with its true residuals', async () => {
-    const res = await fitQuadraticMixtureKrylov(net, mix, { maxIterations: 2, throwOnNonConvergence: false, preconditioner: 'pooled' });
-    assert.equal(res.converged, false);
-    assert.equal(res.operatorApplications, 3);
-    for (const r of res.residuals) assert.ok(r > 1e-8 && r < 1 && Number.isFinite(r), `residual ${r}`);
-    assert.deepEqual(res.iterations, res.iterations.map(() => -1));
-    // A time budget that is already spent stops before the first iteration.
-    const none = await fitQuadraticMixtureKrylov(net, mix, { maxSeconds: 1e-9, throwOnNonConvergence: false, preconditioner: 'pooled' });
-    assert.equal(none.converged, false);
-    assert.equal(none.operatorApplications, 1);
-    assert.deepEqual(none.residuals, none.residuals.map(() => 1));
+    for (const deflation of ['none', 'affine'] as const) {
+      const start = deflation === 'affine' ? 1 : 0;
+      const res = await fitQuadraticMixtureKrylov(net, mix, { maxIterations: 2, throwOnNonConvergence: false, preconditioner: 'pooled', deflation });
+      assert.equal(res.converged, false);
+      assert.equal(res.operatorApplications, start + 3);
+      for (const r of res.residuals) assert.ok(r > 1e-8 && r < 1 && Number.isFinite(r), `residual ${r}`);
+      assert.deepEqual(res.iterations, res.iterations.map(() => -1));
+      // A time budget that is already spent stops before the first iteration (after the affine start, if any).
+      const none = await fitQuadraticMixtureKrylov(net, mix, { maxSeconds: 1e-9, throwOnNonConvergence: false, preconditioner: 'pooled', deflation });
+      assert.equal(none.converged, false);
+      assert.equal(none.operatorApplications, start + 1);
+      if (deflation === 'none') assert.deepEqual(none.residuals, none.residuals.map(() => 1));
+      else for (const r of none.residuals) assert.ok(r > 1e-8 && r < 1, `residual after the affine start ${r}`);
+    }
     await assert.rejects(fitQuadraticMixtureKrylov(net, mix, { maxSeconds: 1e-9 }), (e: unknown) => e instanceof ConvergenceError && /maxSeconds/.test((e as Error).message));
   });
 
@@ -366,6 +418,7 @@ describe('errors', () => {
     for (const [opts, name] of [
       [{ tol: 0 }, 'tol'], [{ tol: Number.NaN }, 'tol'], [{ maxIterations: 0 }, 'maxIterations'], [{ maxIterations: 2.5 }, 'maxIterations'],
       [{ maxSeconds: 0 }, 'maxSeconds'], [{ ridge: -1 }, 'ridge'], [{ ridge: Number.POSITIVE_INFINITY }, 'ridge'], [{ preconditioner: 'jacobi' }, 'preconditioner'],
+      [{ deflation: 'quadratic' }, 'deflation'],
     ] as const) {
       await assert.rejects(fitQuadraticMixtureKrylov(net, mix, opts as never), (e: unknown) => e instanceof InvalidArgumentError && (e as Error).message.includes(name));
     }

@@ -58,6 +58,7 @@ import { Gaussian, GaussianMixture } from '../inputModel.js';
 import type { Network } from '../network.js';
 import { inputDim, outputDim } from '../network.js';
 import { PolynomialApproximant, type FactoredGamma } from '../result.js';
+import { affineDeflation } from './affineDeflation.js';
 import { fitLinearGaussian, fitQuadraticGaussian, outputMean } from './gaussian.js';
 import {
   blockGemm, columnNorms, copyBlock, quadraticBlockGram, scatterColumns, selectColumns, symmetrizeBlock, zeroQuadraticBlock,
@@ -72,6 +73,9 @@ export const DEFAULT_KRYLOV_TOL = 1e-8;
 export const DEFAULT_KRYLOV_MAX_ITERATIONS = 500;
 /** The automatic ridge is this multiple of the mean diagonal of the pooled covariance, tr(Σ̄)/d. */
 export const AUTO_RIDGE_RELATIVE = 1e-6;
+
+/** Coarse-space deflations of {@link fitQuadraticMixtureKrylov} (see {@link MixtureKrylovOptions.deflation}). */
+export type MixtureDeflation = 'affine' | 'none';
 
 /** Preconditioners of {@link fitQuadraticMixtureKrylov}. */
 export type MixturePreconditioner = 'scaled-pooled' | 'pooled';
@@ -100,6 +104,12 @@ export interface MixtureKrylovOptions {
    * rescaling (fastest at d = 196).
    */
   preconditioner?: MixturePreconditioner;
+  /**
+   * Coarse-space deflation of the preconditioner: 'affine' (default) solves the affine part of every correction
+   * exactly (affineDeflation.ts: the mixture's (d+1)×(d+1) second-moment matrix, factored once); 'none' uses the
+   * pooled inverse alone.
+   */
+  deflation?: MixtureDeflation;
   /** Called after every operator application with its count and the largest relative residual of the outputs. */
   onIteration?: (iteration: number, residual: number) => void;
   /** Linear-algebra backend; default `getBackend()`. */
@@ -664,6 +674,11 @@ async function addFactoredSandwich(gamma: FactoredGamma, g: Gaussian, alpha: num
 // Block preconditioned conjugate gradients
 
 interface BlockPcgOptions {
+  /**
+   * An exact solve on a coarse space (see affineDeflation.ts), applied at every (re)start: x ← x + Φ E⁻¹ Φᵀ r and
+   * r ← b − A x, so that the deflated preconditioner sees residuals orthogonal to the coarse space.
+   */
+  coarseSolve?: (r: QuadraticBlock) => Promise<QuadraticBlock>;
   tol: number;
   maxIterations: number;
   maxSeconds: number;
@@ -759,6 +774,21 @@ async function blockPcg(
       break;
     }
     let Ract = selectColumns(R, active);
+    if (opts.coarseSolve !== undefined) {
+      const all = active.length === s;
+      const Xact = all ? X : selectColumns(X, active);
+      blockGemm(1, await opts.coarseSolve(Ract), identity(active.length), 1, Xact, backend);
+      if (!all) scatterColumns(Xact, X, active);
+      const AX = await op.apply(Xact);
+      applications++;
+      Ract = selectColumns(B, active);
+      blockGemm(-1, AX, identity(active.length), 1, Ract, backend);
+      const norms = columnNorms(Ract);
+      active.forEach((j, c) => {
+        relres[j] = norms[c]! / bnorm[j]!;
+      });
+      opts.onIteration?.(applications, Math.max(...relres));
+    }
     let P = orthonormalize(await prec.apply(Ract), backend);
     let stopped = false;
     while (active.length > 0 && P.count > 0) {
@@ -872,7 +902,9 @@ export function ridgedMixture(mix: GaussianMixture, eps: number): GaussianMixtur
   return new GaussianMixture(mix.weights, comps);
 }
 
-function checkOptions(opts: MixtureKrylovOptions): { tol: number; maxIterations: number; maxSeconds: number; preconditioner: MixturePreconditioner } {
+function checkOptions(opts: MixtureKrylovOptions): {
+  tol: number; maxIterations: number; maxSeconds: number; preconditioner: MixturePreconditioner; deflation: MixtureDeflation;
+} {
   const tol = opts.tol ?? DEFAULT_KRYLOV_TOL;
   if (typeof tol !== 'number' || !(tol > 0 && tol < 1)) throw new InvalidArgumentError(`tol must be a number in (0, 1), got ${String(tol)}`);
   const maxIterations = opts.maxIterations ?? DEFAULT_KRYLOV_MAX_ITERATIONS;
@@ -885,7 +917,11 @@ function checkOptions(opts: MixtureKrylovOptions): { tol: number; maxIterations:
   if (preconditioner !== 'scaled-pooled' && preconditioner !== 'pooled') {
     throw new InvalidArgumentError(`preconditioner must be 'scaled-pooled' or 'pooled', got ${String(preconditioner)}`);
   }
-  return { tol, maxIterations, maxSeconds, preconditioner };
+  const deflation = opts.deflation ?? 'affine';
+  if (deflation !== 'affine' && deflation !== 'none') {
+    throw new InvalidArgumentError(`deflation must be 'affine' or 'none', got ${String(deflation)}`);
+  }
+  return { tol, maxIterations, maxSeconds, preconditioner, deflation };
 }
 
 /**
@@ -906,14 +942,16 @@ export async function fitQuadraticMixtureKrylov(
   if (inputDim(net) !== mix.dim) {
     throw new ShapeError(`the network takes ${inputDim(net)} inputs but the mixture has dimension ${mix.dim}`);
   }
-  const { tol, maxIterations, maxSeconds, preconditioner } = checkOptions(opts);
+  const { tol, maxIterations, maxSeconds, preconditioner, deflation } = checkOptions(opts);
   const backend = opts.backend ?? getBackend();
   const eps = mixtureRidge(mix, opts.ridge ?? 'auto');
   const model = ridgedMixture(mix, eps);
   const op = mixtureMomentOperator(model, backend);
-  const prec = pooledGaussianPreconditioner(model, preconditioner, backend);
+  const pooled = pooledGaussianPreconditioner(model, preconditioner, backend);
+  const deflated = deflation === 'affine' ? await affineDeflation(model, pooled, backend) : null;
   const rhs = await networkMixtureMoments(net, model, backend);
-  const sol = await blockPcg(op, prec, rhs, {
+  const sol = await blockPcg(op, deflated ?? pooled, rhs, {
+    coarseSolve: deflated === null ? undefined : (r) => deflated.coarseSolve(r),
     tol, maxIterations, maxSeconds, throwOnNonConvergence: opts.throwOnNonConvergence ?? true, onIteration: opts.onIteration,
   }, backend);
   const approx = toApproximant(net, mix, sol.x, eps, preconditioner, tol);
