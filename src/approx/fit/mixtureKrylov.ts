@@ -25,18 +25,33 @@
  *   'scaled-pooled' replaces S = ½Σ̄⁻¹RΣ̄⁻¹ by S = ½ D∘(Σ̄⁻¹(D∘R)Σ̄⁻¹) with D_ij = (E_0[y_i²y_j²]/E_mix[y_i²y_j²])^½:
  *   a symmetric two-sided rescaling of the quadratic block that matches the mixture's fourth moments pixel pair by
  *   pixel pair. Both are exact when K = 1 (one iteration).
- * - Convergence (measured with bench/mixture.ts, 2 cores): MNIST at 14×14 (d = 196, random 196→256→10 ReLU,
- *   Σ_k + 1e-6·I): 'scaled-pooled' reaches 1e-8 in 150 operator applications (30 s), 'pooled' is at 2e-8 after 500.
- *   At d = 784 (quick preset's last checkpoint) 'pooled' is the faster: 46 applications and relative residual
- *   1.2e-4 at 180 s, 1.1e-5 after 82 (310 s), ≈3.7 s per application — 1e-8 is out of reach of a few minutes.
- *   What is slow is not the ridge (with Σ_k + 1e-4·I the residual at 180 s is the same, 1.2e-4) but the top of the
+ * - Deflation (default, `deflation: 'affine'`): the pooled inverse is wrapped in an A-DEF2 deflation over the affine
+ *   functions (affineDeflation.ts). The pooled Gaussian makes affine and centred quadratic parts orthogonal; under
+ *   the mixture the spread of the class means couples them, and the deflation solves the affine part of every
+ *   correction exactly through the mixture's (d+1)×(d+1) second-moment matrix (factored once) at the cost of the
+ *   affine moments of one block per iteration, O(K·d²) per output. Every (re)start first applies the exact affine
+ *   correction, so the first residual is already that of the best affine-plus-current fit.
+ * - Convergence (measured with bench/mixture.ts, native backend, 2 cores, unloaded machine):
+ *   - d = 196 (MNIST 14×14, random 196→256→10 ReLU, Σ_k + 1e-6·I), to 1e-8: 'scaled-pooled' with the affine
+ *     deflation 97 operator applications (17.8 s), without it 150 (28.2 s); 'pooled' with it 324 (52.6 s).
+ *   - d = 784 (quick preset's last checkpoint), 'pooled' with the affine deflation: relative residual 1.6e-5 at
+ *     180 s (47 applications, ≈ 3.7 s each) and 2.7e-6 after 86 (331 s); without the deflation 1.2e-4 at 180 s and
+ *     1.1e-5 after 82. 'scaled-pooled' with the deflation is about as fast per iteration (3.0e-5 after 40). The
+ *     deflation mostly shifts the curve (it removes the first ~30 iterations); the late rate, about 35 iterations
+ *     per decade, is unchanged — 1e-8 would take ≈ 165 applications (≈ 10 minutes), not 3.
+ *   What is slow is not the ridge (with Σ_k + 1e-4·I the residual at 180 s is the same) but the top of the
  *   preconditioned spectrum: after 50 iterations the Rayleigh quotient ⟨z, Az⟩/⟨z, Pz⟩ of the preconditioned
  *   residual is 6–42, i.e. what remains lives in quadratics along directions where one class varies far more
  *   than the pool (whitened class second moments up to 1/π_k), whose fourth moments the pooled Gaussian
  *   underestimates. Tried and measured without a wall-clock gain: Hadamard (Jacobi) preconditioners in the pooled,
  *   jointly-diagonalised (JADE) and pixel bases, additive per-class inverses, two-group generalised-eigenvector
- *   inverses, a coarse space of top pooled PCs, and an A-DEF2 deflation of the top 9–40 principal directions of
- *   every class (16 % fewer iterations at d = 196, none at d = 784, at twice the cost per iteration).
+ *   inverses, a coarse space of top pooled PCs, an A-DEF2 deflation of the top 9–40 principal directions of every
+ *   class (16 % fewer iterations at d = 196, none at d = 784, at twice the cost per iteration), and float32 matrix
+ *   products with float64 residual replacement (1.9× faster GEMMs, but at d = 784 it needed 137 applications to
+ *   reach what float64 reaches in 82). Measured in numpy at d = 196 but not built: geometric coarse spaces
+ *   (quadratics in 2×2-pooled pixels) catch only 5–9 % of the remaining error; adding to the affine coarse space the
+ *   quadratics x·(δᵀx) along the class-mean directions δ_k = μ_k − μ̄ (dimension 1 + d + 9d) cut the scaled-pooled
+ *   solve from 82 to 60 iterations.
  *   Bound the time with `maxSeconds` and `throwOnNonConvergence: false` to keep the iterate reached. CG minimises
  *   E[(p − p*)²] = E[(f − p)²] − E[(f − p*)²] over growing Krylov spaces, so the iterate's exact FVU (e.g. from
  *   `mixtureVarianceReport`) decreases monotonically and bounds the optimum's from above.
@@ -954,7 +969,7 @@ export async function fitQuadraticMixtureKrylov(
     coarseSolve: deflated === null ? undefined : (r) => deflated.coarseSolve(r),
     tol, maxIterations, maxSeconds, throwOnNonConvergence: opts.throwOnNonConvergence ?? true, onIteration: opts.onIteration,
   }, backend);
-  const approx = toApproximant(net, mix, sol.x, eps, preconditioner, tol);
+  const approx = toApproximant(net, mix, sol.x, eps, preconditioner, deflation, tol);
   return {
     approx,
     converged: sol.converged,
@@ -967,7 +982,8 @@ export async function fitQuadraticMixtureKrylov(
 }
 
 function toApproximant(
-  net: Network, mix: GaussianMixture, x: QuadraticBlock, eps: number, preconditioner: MixturePreconditioner, tol: number,
+  net: Network, mix: GaussianMixture, x: QuadraticBlock, eps: number, preconditioner: MixturePreconditioner, deflation: MixtureDeflation,
+  tol: number,
 ): PolynomialApproximant {
   const d = x.dim;
   const o = x.count;
@@ -981,6 +997,6 @@ function toApproximant(
     activation: net.activation.name,
     degree: 2,
     inputModel: `${mix.describe()}${ridgeNote}`,
-    method: `block preconditioned conjugate gradients (${preconditioner} preconditioner, relative residual ≤ ${tol})`,
+    method: `block preconditioned conjugate gradients (${preconditioner} preconditioner${deflation === 'affine' ? ' with affine deflation' : ''}, relative residual ≤ ${tol})`,
   });
 }
