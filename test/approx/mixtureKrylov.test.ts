@@ -27,6 +27,7 @@ import type { PolynomialApproximant } from '../../src/approx/result.js';
 import { ConvergenceError, InvalidArgumentError, NotPositiveDefiniteError, ShapeError } from '../../src/errors.js';
 import { loadGolden, relErr } from './golden.js';
 import { affineDeflation } from '../../src/approx/fit/affineDeflation.js';
+import { meanDirectionCoarseForTests, meanDirectionDeflation } from '../../src/approx/fit/meanDeflation.js';
 import { getBackend } from '../../src/linalg/index.js';
 import { randCovariance, randGlu as glu, randMlp as mlp, randVec } from '../random.js';
 
@@ -139,7 +140,7 @@ describe('block PCG ≡ dense normal equations (d ≤ 12, 1e-8 relative on α, �
     { name: 'GLU sigmoid', d: 12, make: (r, d) => glu(r, d, 4, 2, 'sigmoid') },
   ];
   cases.forEach(({ name, d, make }, idx) => {
-    for (const [preconditioner, deflation] of [['scaled-pooled', 'affine'], ['pooled', 'affine'], ['pooled', 'none']] as const) {
+    for (const [preconditioner, deflation] of [['scaled-pooled', 'affine'], ['pooled', 'affine'], ['pooled', 'mean'], ['pooled', 'none']] as const) {
       test(`${name}, d = ${d}, 4-component weighted mixture, ${preconditioner}, deflation ${deflation}`, async () => {
         const rng = new Rng(100 + idx);
         const net = make(rng, d);
@@ -329,6 +330,71 @@ describe('affine deflation', () => {
     const plain = await affineResidual(r, await pooled.apply(r));
     assert.ok(deflated < 1e-12, `deflated: ${deflated}`);
     assert.ok(plain > 1e-3, `the pooled inverse alone leaves an affine residual (${plain}), so the check above can fail`);
+  });
+});
+
+describe('mean-direction deflation', () => {
+  const rng = new Rng(41);
+  const d = 7;
+  const mix = new GaussianMixture(randWeights(rng, 4), [0, 1, 2, 3].map((k) => randGaussian(rng, d, { isolated: k === 1 ? 2 : 0 })));
+  const op = mixtureMomentOperator(mix);
+  const coarse = meanDirectionCoarseForTests(mix, getBackend());
+  const J = 3;
+  const maxRel = (x: Float64Array, y: Float64Array): number => {
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < x.length; i++) {
+      num = Math.max(num, Math.abs(x[i]! - y[i]!));
+      den = Math.max(den, Math.abs(y[i]!));
+    }
+    return num / den;
+  };
+
+  test('coarse dimension 1 + d + d·J with J = K − 1 mean directions; Φ and Φᵀ are adjoint', () => {
+    assert.equal(coarse.n, 1 + d + d * J);
+    const c = Float64Array.from({ length: 2 * coarse.n }, () => rng.normal());
+    const x = randomBlock(rng, 2, d);
+    const lifted = coarse.lift(c, 2);
+    const G = quadraticBlockGram(lifted, x);
+    const r = coarse.restrict(x);
+    for (let q = 0; q < 2; q++) {
+      let cr = 0;
+      for (let i = 0; i < coarse.n; i++) cr += c[q * coarse.n + i]! * r[q * coarse.n + i]!;
+      assert.ok(Math.abs(G[q * 2 + q]! - cr) <= 1e-12 * Math.abs(cr), `${G[q * 2 + q]} vs ${cr}`);
+    }
+  });
+
+  test('the restricted operator equals Φᵀ applied to the full operator', async () => {
+    const x = randomBlock(rng, 3, d);
+    const rel = maxRel(await coarse.restrictedOperator(x), coarse.restrict(await op.apply(x)));
+    assert.ok(rel < 1e-12, `relative difference ${rel}`);
+  });
+
+  test('the coarse operator equals ΦᵀAΦ from the full operator', async () => {
+    const c = Float64Array.from({ length: 3 * coarse.n }, () => rng.normal());
+    const rel = maxRel(await coarse.coarseOperator(c, 3), coarse.restrict(await op.apply(coarse.lift(c, 3))));
+    assert.ok(rel < 1e-12, `relative difference ${rel}`);
+  });
+
+  test("deflation 'auto' picks the mean-direction space at small d and reports it", async () => {
+    const net = mlp(rng, d, 5, 2, 'relu');
+    const res = await fitQuadraticMixtureKrylov(net, mix, { tol: 1e-12 });
+    assert.equal(res.deflation, 'mean');
+    assert.ok(res.approx.info.method.includes('mean-direction deflation'), res.approx.info.method);
+    assertSameFit(res.approx, fitQuadraticMixtureDense(net, mix), 1e-8, 'auto');
+    // Equal means: no mean directions (J = 0), the space is the affine one.
+    const centred = new GaussianMixture(mix.weights, mix.components.map((g) => new Gaussian(new Float64Array(d), g.covariance())));
+    assert.equal(meanDirectionCoarseForTests(centred, getBackend()).n, 1 + d);
+    const flat = await fitQuadraticMixtureKrylov(net, centred, { tol: 1e-12, deflation: 'mean' });
+    assertSameFit(flat.approx, fitQuadraticMixtureDense(net, centred), 1e-8, 'J = 0');
+  });
+
+  test('the deflated preconditioner satisfies ΦᵀA M⁻¹r = Φᵀr', async () => {
+    const defl = await meanDirectionDeflation(mix, pooledGaussianPreconditioner(mix), getBackend());
+    const r = randomBlock(rng, 2, d);
+    const z = await defl.apply(r);
+    const rel = maxRel(coarse.restrict(await op.apply(z)), coarse.restrict(r));
+    assert.ok(rel < 1e-9, `relative difference ${rel}`);
   });
 });
 
