@@ -25,20 +25,23 @@
  *   'scaled-pooled' replaces S = ½Σ̄⁻¹RΣ̄⁻¹ by S = ½ D∘(Σ̄⁻¹(D∘R)Σ̄⁻¹) with D_ij = (E_0[y_i²y_j²]/E_mix[y_i²y_j²])^½:
  *   a symmetric two-sided rescaling of the quadratic block that matches the mixture's fourth moments pixel pair by
  *   pixel pair. Both are exact when K = 1 (one iteration).
- * - Deflation (default, `deflation: 'affine'`): the pooled inverse is wrapped in an A-DEF2 deflation over the affine
- *   functions (affineDeflation.ts). The pooled Gaussian makes affine and centred quadratic parts orthogonal; under
- *   the mixture the spread of the class means couples them, and the deflation solves the affine part of every
- *   correction exactly through the mixture's (d+1)×(d+1) second-moment matrix (factored once) at the cost of the
- *   affine moments of one block per iteration, O(K·d²) per output. Every (re)start first applies the exact affine
- *   correction, so the first residual is already that of the best affine-plus-current fit.
+ * - Deflation: the pooled inverse is wrapped in an A-DEF2 deflation (Tang, Nabben, Vuik & Erlangga 2009) whose
+ *   coarse problem is solved exactly at every iteration. The pooled Gaussian gets the mixture's moments wrong mostly
+ *   through the spread of the class means: it makes affine and centred quadratic parts orthogonal, which the mean
+ *   spread couples, and it underweights the quadratics x·(δᵀx) along the mean directions δ_k = μ_k − μ̄.
+ *   'affine' (affineDeflation.ts) deflates the affine functions through the mixture's (d+1)×(d+1) second-moment
+ *   matrix, nearly free; 'mean' (meanDeflation.ts) adds the mean-direction quadratics, dimension 1 + d + d·J
+ *   (J ≤ K − 1; MNIST 7841), with a dense coarse matrix assembled from closed-form moments (≈ 1 minute and ≈ 1 GB at
+ *   MNIST size) and ≈ 1.2 s more per iteration there. Default 'auto': 'mean' up to dimension 8192, else 'affine'.
+ *   Every (re)start first applies the exact coarse correction.
  * - Convergence (measured with bench/mixture.ts, native backend, 2 cores, unloaded machine):
- *   - d = 196 (MNIST 14×14, random 196→256→10 ReLU, Σ_k + 1e-6·I), to 1e-8: 'scaled-pooled' with the affine
- *     deflation 97 operator applications (17.8 s), without it 150 (28.2 s); 'pooled' with it 324 (52.6 s).
- *   - d = 784 (quick preset's last checkpoint), 'pooled' with the affine deflation: relative residual 1.6e-5 at
- *     180 s (47 applications, ≈ 3.7 s each) and 2.7e-6 after 86 (331 s); without the deflation 1.2e-4 at 180 s and
- *     1.1e-5 after 82. 'scaled-pooled' with the deflation is about as fast per iteration (3.0e-5 after 40). The
- *     deflation mostly shifts the curve (it removes the first ~30 iterations); the late rate, about 35 iterations
- *     per decade, is unchanged — 1e-8 would take ≈ 165 applications (≈ 10 minutes), not 3.
+ *   - d = 196 (MNIST 14×14, random 196→256→10 ReLU, Σ_k + 1e-6·I), operator applications to 1e-8 (seconds):
+ *     'scaled-pooled' — none 150 (28.2 s), affine 97 (17.8 s), mean 66 (16.4 s); 'pooled' — affine 324 (52.6 s),
+ *     mean 249 (47.4 s).
+ *   - d = 784 (quick preset's last checkpoint), 'pooled', relative residual at 180 s / later: none 1.2e-4 (46
+ *     applications) / 1.1e-5 after 82 (310 s); affine 1.6e-5 (47) / 2.7e-6 after 86 (331 s); mean MEAN180 /
+ *     MEANLATE. The coarse spaces mostly shift the curve; the late rate stays a few tens of iterations per decade,
+ *     so 1e-8 stays out of reach of 3 minutes.
  *   What is slow is not the ridge (with Σ_k + 1e-4·I the residual at 180 s is the same) but the top of the
  *   preconditioned spectrum: after 50 iterations the Rayleigh quotient ⟨z, Az⟩/⟨z, Pz⟩ of the preconditioned
  *   residual is 6–42, i.e. what remains lives in quadratics along directions where one class varies far more
@@ -49,9 +52,7 @@
  *   class (16 % fewer iterations at d = 196, none at d = 784, at twice the cost per iteration), and float32 matrix
  *   products with float64 residual replacement (1.9× faster GEMMs, but at d = 784 it needed 137 applications to
  *   reach what float64 reaches in 82). Measured in numpy at d = 196 but not built: geometric coarse spaces
- *   (quadratics in 2×2-pooled pixels) catch only 5–9 % of the remaining error; adding to the affine coarse space the
- *   quadratics x·(δᵀx) along the class-mean directions δ_k = μ_k − μ̄ (dimension 1 + d + 9d) cut the scaled-pooled
- *   solve from 82 to 60 iterations.
+ *   (quadratics in 2×2-pooled pixels) catch only 5–9 % of the remaining error.
  *   Bound the time with `maxSeconds` and `throwOnNonConvergence: false` to keep the iterate reached. CG minimises
  *   E[(p − p*)²] = E[(f − p)²] − E[(f − p*)²] over growing Krylov spaces, so the iterate's exact FVU (e.g. from
  *   `mixtureVarianceReport`) decreases monotonically and bounds the optimum's from above.
@@ -101,7 +102,10 @@ export interface MixtureKrylovOptions {
   tol?: number;
   /** Block iterations (operator applications on search blocks) allowed. Default 500. */
   maxIterations?: number;
-  /** Wall-clock budget of the iteration in seconds (checked before every iteration). Default: unlimited. */
+  /**
+   * Wall-clock budget of the whole solve in seconds, setup (deflation, right-hand side) included; checked before every
+   * iteration. Default: unlimited.
+   */
   maxSeconds?: number;
   /**
    * When the budget runs out before `tol` is reached: throw a ConvergenceError (default true), or return the current
@@ -694,6 +698,8 @@ async function addFactoredSandwich(gamma: FactoredGamma, g: Gaussian, alpha: num
 // Block preconditioned conjugate gradients
 
 interface BlockPcgOptions {
+  /** performance.now() at which the maxSeconds budget started (default: when blockPcg is called). */
+  startedAt?: number;
   /**
    * An exact solve on a coarse space (see affineDeflation.ts), applied at every (re)start: x ← x + Φ E⁻¹ Φᵀ r and
    * r ← b − A x, so that the deflated preconditioner sees residuals orthogonal to the coarse space.
@@ -769,7 +775,7 @@ function solveSmallSPD(H: Float64Array, n: number, B: Float64Array, m: number): 
 async function blockPcg(
   op: MomentOperator, prec: MomentPreconditioner, B: QuadraticBlock, opts: BlockPcgOptions, backend: LinAlgBackend,
 ): Promise<BlockPcgResult> {
-  const start = performance.now();
+  const start = opts.startedAt ?? performance.now();
   const s = B.count;
   const bnorm = columnNorms(B);
   const X = zeroQuadraticBlock(s, B.dim);
@@ -947,7 +953,8 @@ function checkOptions(opts: MixtureKrylovOptions): {
 /**
  * The exact least-squares quadratic approximant of `net` under the mixture `mix` (every component covariance
  * regularised by the ridge, see {@link MixtureKrylovOptions.ridge}), by block PCG on the moment operator.
- * Memory: about 12 blocks of o·d² doubles (≈ 0.6 GB at d = 784, o = 10) plus K covariances.
+ * Memory: about 12 blocks of o·d² doubles (≈ 0.6 GB at d = 784, o = 10) plus K covariances, plus with the mean-direction
+ * deflation its dense coarse factor and transpose (16·n² bytes, n = 1 + d + d·J: ≈ 1 GB at MNIST size).
  *
  * @throws ShapeError if the network's input dimension differs from the mixture's
  * @throws InvalidArgumentError for bad options
@@ -973,6 +980,7 @@ export async function fitQuadraticMixtureKrylov(
     : deflation === 'mean' ? await meanDirectionDeflation(model, pooled, backend) : null;
   const rhs = await networkMixtureMoments(net, model, backend);
   const sol = await blockPcg(op, deflated ?? pooled, rhs, {
+    startedAt: start,
     coarseSolve: deflated === null ? undefined : (r) => deflated.coarseSolve(r),
     tol, maxIterations, maxSeconds, throwOnNonConvergence: opts.throwOnNonConvergence ?? true, onIteration: opts.onIteration,
   }, backend);
