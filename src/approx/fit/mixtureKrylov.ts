@@ -31,7 +31,7 @@
  *   spread couples, and it underweights the quadratics x·(δᵀx) along the mean directions δ_k = μ_k − μ̄.
  *   'affine' (affineDeflation.ts) deflates the affine functions through the mixture's (d+1)×(d+1) second-moment
  *   matrix, nearly free; 'mean' (meanDeflation.ts) adds the mean-direction quadratics, dimension 1 + d + d·J
- *   (J ≤ K − 1; MNIST 7841), with a dense coarse matrix assembled from closed-form moments (≈ 1 minute and ≈ 1 GB at
+ *   (J ≤ K − 1; MNIST 7841), with a dense coarse matrix assembled from closed-form moments (≈ 45–60 s and ≈ 1 GB at
  *   MNIST size) and ≈ 1.2 s more per iteration there. Default 'auto': 'mean' up to dimension 8192, else 'affine'.
  *   Every (re)start first applies the exact coarse correction.
  * - Convergence (measured with bench/mixture.ts, native backend, 2 cores, unloaded machine):
@@ -39,9 +39,10 @@
  *     'scaled-pooled' — none 150 (28.2 s), affine 97 (17.8 s), mean 66 (16.4 s); 'pooled' — affine 324 (52.6 s),
  *     mean 249 (47.4 s).
  *   - d = 784 (quick preset's last checkpoint), 'pooled', relative residual at 180 s / later: none 1.2e-4 (46
- *     applications) / 1.1e-5 after 82 (310 s); affine 1.6e-5 (47) / 2.7e-6 after 86 (331 s); mean MEAN180 /
- *     MEANLATE. The coarse spaces mostly shift the curve; the late rate stays a few tens of iterations per decade,
- *     so 1e-8 stays out of reach of 3 minutes.
+ *     applications) / 1.1e-5 after 82 (310 s); affine 1.6e-5 (47) / 2.7e-6 after 86 (331 s); mean 1.6e-6 (39,
+ *     after ≈ 45 s of setup) / 1.3e-6 after 46 (203 s; peak RSS 2.05 GiB), and 4.2e-7 after 72 in a longer run on a
+ *     busier machine. The coarse spaces mostly shift the curve; the late rate stays at 35–60 iterations per decade
+ *     (mean: 9.9e-7 after 50, 6.2e-7 after 60), so 1e-8 would take roughly 10 minutes with either deflation, not 3.
  *   What is slow is not the ridge (with Σ_k + 1e-4·I the residual at 180 s is the same) but the top of the
  *   preconditioned spectrum: after 50 iterations the Rayleigh quotient ⟨z, Az⟩/⟨z, Pz⟩ of the preconditioned
  *   residual is 6–42, i.e. what remains lives in quadratics along directions where one class varies far more
