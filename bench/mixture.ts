@@ -46,7 +46,7 @@ export interface BenchMixtureOptions {
    */
   maxSeconds?: number;
   preconditioner?: MixturePreconditioner;
-  /** Coarse-space deflation of the preconditioner (default 'affine', the solver's default). */
+  /** Coarse-space deflation of the preconditioner (default: the solver's, 'auto'). */
   deflation?: MixtureDeflation;
   /** Mixture samples for the Monte Carlo FVU. Default 20 000. */
   samples?: number;
@@ -190,7 +190,7 @@ export async function benchMixture(opts: BenchMixtureOptions = {}): Promise<void
   });
   const peak = process.resourceUsage().maxRSS * 1024;
   const worst = Math.max(...res.residuals);
-  log(`solve: ${res.operatorApplications} operator applications; iterations per output [${res.iterations.join(', ')}]`);
+  log(`solve: ${res.operatorApplications} operator applications (deflation ${res.deflation}); iterations per output [${res.iterations.join(', ')}]`);
   log(`final relative residual (recomputed): max ${worst.toExponential(3)}, per output [${res.residuals.map((r) => r.toExponential(2)).join(', ')}]`);
   log(`ridge added: ${res.ridge}; load average now ${loadavg()[0]!.toFixed(2)}`);
   const tol = opts.tol ?? 1e-8;
