@@ -26,8 +26,7 @@ import {
 import type { PolynomialApproximant } from '../../src/approx/result.js';
 import { ConvergenceError, InvalidArgumentError, NotPositiveDefiniteError, ShapeError } from '../../src/errors.js';
 import { loadGolden, relErr } from './golden.js';
-import { affineDeflation } from '../../src/approx/fit/affineDeflation.js';
-import { meanDirectionCoarseForTests, meanDirectionDeflation } from '../../src/approx/fit/meanDeflation.js';
+import { affineDeflation, meanDirectionCoarseForTests, meanDirectionDeflation } from '../../src/approx/fit/coarseDeflation.js';
 import { getBackend } from '../../src/linalg/index.js';
 import { randCovariance, randGlu as glu, randMlp as mlp, randVec } from '../random.js';
 

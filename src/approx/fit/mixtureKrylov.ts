@@ -29,8 +29,8 @@
  *   coarse problem is solved exactly at every iteration. The pooled Gaussian gets the mixture's moments wrong mostly
  *   through the spread of the class means: it makes affine and centred quadratic parts orthogonal, which the mean
  *   spread couples, and it underweights the quadratics x·(δᵀx) along the mean directions δ_k = μ_k − μ̄.
- *   'affine' (affineDeflation.ts) deflates the affine functions through the mixture's (d+1)×(d+1) second-moment
- *   matrix, nearly free; 'mean' (meanDeflation.ts) adds the mean-direction quadratics, dimension 1 + d + d·J
+ *   'affine' (coarseDeflation.ts) deflates the affine functions through the mixture's (d+1)×(d+1) second-moment
+ *   matrix, nearly free; 'mean' (coarseDeflation.ts) adds the mean-direction quadratics, dimension 1 + d + d·J
  *   (J ≤ K − 1; MNIST 7841), with a dense coarse matrix assembled from closed-form moments (≈ 45–60 s and ≈ 1 GB at
  *   MNIST size) and ≈ 1.2 s more per iteration there. Default 'auto': 'mean' up to dimension 8192, else 'affine'.
  *   Every (re)start first applies the exact coarse correction.
@@ -75,8 +75,7 @@ import { Gaussian, GaussianMixture } from '../inputModel.js';
 import type { Network } from '../network.js';
 import { inputDim, outputDim } from '../network.js';
 import { PolynomialApproximant, type FactoredGamma } from '../result.js';
-import { affineDeflation } from './affineDeflation.js';
-import { MEAN_DEFLATION_MAX_DIM, meanDirectionCoarseDim, meanDirectionDeflation } from './meanDeflation.js';
+import { affineDeflation, MEAN_DEFLATION_MAX_DIM, meanDirectionCoarseDim, meanDirectionDeflation } from './coarseDeflation.js';
 import { fitLinearGaussian, fitQuadraticGaussian, outputMean } from './gaussian.js';
 import {
   blockGemm, columnNorms, copyBlock, quadraticBlockGram, scatterColumns, selectColumns, symmetrizeBlock, zeroQuadraticBlock,
@@ -127,9 +126,9 @@ export interface MixtureKrylovOptions {
   preconditioner?: MixturePreconditioner;
   /**
    * Coarse-space deflation of the preconditioner (A-DEF2; the coarse problem is solved exactly at every iteration):
-   * 'mean' — the affine functions plus the quadratics x·(δᵀx) along the class-mean directions δ (meanDeflation.ts;
+   * 'mean' — the affine functions plus the quadratics x·(δᵀx) along the class-mean directions δ (coarseDeflation.ts;
    * dimension 1 + d + d·J, J ≤ K − 1; at MNIST size ≈ 1 minute of setup and 1 GB, then far fewer iterations);
-   * 'affine' — the affine functions only (affineDeflation.ts; dimension d + 1, nearly free); 'none' — the pooled
+   * 'affine' — the affine functions only (coarseDeflation.ts; dimension d + 1, nearly free); 'none' — the pooled
    * inverse alone. Default 'auto': 'mean' when its dimension is at most 8192, else 'affine'.
    */
   deflation?: MixtureDeflation;
@@ -702,7 +701,7 @@ interface BlockPcgOptions {
   /** performance.now() at which the maxSeconds budget started (default: when blockPcg is called). */
   startedAt?: number;
   /**
-   * An exact solve on a coarse space (see affineDeflation.ts), applied at every (re)start: x ← x + Φ E⁻¹ Φᵀ r and
+   * An exact solve on a coarse space (see coarseDeflation.ts), applied at every (re)start: x ← x + Φ E⁻¹ Φᵀ r and
    * r ← b − A x, so that the deflated preconditioner sees residuals orthogonal to the coarse space.
    */
   coarseSolve?: (r: QuadraticBlock) => Promise<QuadraticBlock>;
@@ -785,6 +784,14 @@ async function blockPcg(
   const relres: number[] = Array.from(bnorm, (n) => (n === 0 ? 0 : 1));
   let applications = 0;
   let blockIterations = 0;
+  /** B − A·Xc for the columns `cols` of B (Xc holds those columns of X): one operator application. */
+  const residualOf = async (cols: number[], Xc: QuadraticBlock): Promise<QuadraticBlock> => {
+    const AX = await op.apply(Xc);
+    applications++;
+    const Rc = cols.length === s ? copyBlock(B) : selectColumns(B, cols);
+    blockGemm(-1, AX, identity(cols.length), 1, Rc, backend);
+    return Rc;
+  };
   const outOfBudget = (): boolean => blockIterations >= opts.maxIterations || (performance.now() - start) / 1000 >= opts.maxSeconds;
   const budgetError = (): ConvergenceError => new ConvergenceError(
     `the block conjugate-gradient solve of the mixture normal equations did not reach the relative residual ${opts.tol} ` +
@@ -806,10 +813,7 @@ async function blockPcg(
       const Xact = all ? X : selectColumns(X, active);
       blockGemm(1, await opts.coarseSolve(Ract), identity(active.length), 1, Xact, backend);
       if (!all) scatterColumns(Xact, X, active);
-      const AX = await op.apply(Xact);
-      applications++;
-      Ract = selectColumns(B, active);
-      blockGemm(-1, AX, identity(active.length), 1, Ract, backend);
+      Ract = await residualOf(active, Xact);
       const norms = columnNorms(Ract);
       active.forEach((j, c) => {
         relres[j] = norms[c]! / bnorm[j]!;
@@ -852,10 +856,7 @@ async function blockPcg(
     }
     if (stopped && opts.throwOnNonConvergence) throw budgetError();
     // True residual of every column.
-    const AX = await op.apply(X);
-    applications++;
-    R = copyBlock(B);
-    blockGemm(-1, AX, identity(s), 1, R, backend);
+    R = await residualOf(Array.from({ length: s }, (_, j) => j), X);
     const norms = columnNorms(R);
     let worst = 0;
     for (let j = 0; j < s; j++) {

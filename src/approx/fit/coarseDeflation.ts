@@ -1,15 +1,26 @@
 /**
- * A richer deflation of the mixture solver's preconditioner: the affine functions plus the quadratics that have one
- * factor along a class-mean direction,
+ * Coarse-space deflation of the mixture solver's preconditioner: an exact solve on a small space of polynomials,
+ * combined with the base (pooled) inverse as the "adapted deflation" A-DEF2 of Tang, Nabben, Vuik & Erlangga
+ * (J. Sci. Comput. 39, 2009):
+ *
+ *     M⁻¹_def r = y + Φ E⁻¹ Φᵀ(r − A y),   y = M⁻¹ r,   E = ΦᵀAΦ.
+ *
+ * It needs only ΦᵀA y, the moments of y projected on the coarse space (no d×d×d products), and is symmetric positive
+ * definite for CG when every (re)start x satisfies Φᵀ(b − A x) = 0, which {@link DeflatedPreconditioner.coarseSolve}
+ * provides (x ← x + Φ E⁻¹ Φᵀ r).
+ *
+ * The coarse spaces are the affine functions plus the quadratics that have one factor along a class-mean direction,
  *
  *     Φ = { a + bᵀx + xᵀ sym(D Cᵀ) x :  a ∈ ℝ, b ∈ ℝ^d, C ∈ ℝ^{d×J} },   sym(M) = (M + Mᵀ)/2,
  *
- * with D [d, J] an orthonormal basis of the class-mean differences μ_k − μ̄ (J ≤ K − 1). Why: the pooled Gaussian
- * gets the mixture's moments wrong mostly through the spread of the class means — at first order in the affine
- * part (see affineDeflation.ts) and at the next order in the quadratics x_i·(δᵀx) that the mean shifts δ make heavy.
- * Dimension n = 1 + d + d·J (MNIST: 7841). In the coordinates (a, b, C) the adjoint is Φᵀ(a, b, S) = (a, b, S D)
- * (⟨S, sym(D Cᵀ)⟩_F = ⟨S D, C⟩_F), and Φ has the kernel {C = D A : A antisymmetric}, which the coarse matrix
- * E = ΦᵀAΦ gets a multiple of the identity on (it never touches Φ E⁻¹ Φᵀ, since Φᵀ's range is orthogonal to it).
+ * with D [d, J] an orthonormal basis of the class-mean differences μ_k − μ̄ (J ≤ K − 1) for
+ * {@link meanDirectionDeflation}, and J = 0 (the affine functions alone) for {@link affineDeflation}. Why: the pooled
+ * Gaussian gets the mixture's moments wrong mostly through the spread of the class means — it makes affine and
+ * centred quadratic parts orthogonal, which the mean spread couples, and it underweights the quadratics x_i·(δᵀx)
+ * that the mean shifts δ make heavy. Dimension n = 1 + d + d·J (MNIST: 7841, or 785 for the affine space). In the
+ * coordinates (a, b, C) the adjoint is Φᵀ(a, b, S) = (a, b, S D) (⟨S, sym(D Cᵀ)⟩_F = ⟨S D, C⟩_F), and Φ has the
+ * kernel {C = D A : A antisymmetric}, which the coarse matrix E = ΦᵀAΦ gets a multiple of the identity on (it never
+ * touches Φ E⁻¹ Φᵀ, since Φᵀ's range is orthogonal to it).
  *
  * Per component N(μ, Σ) with Y = ΣD, Z = DᵀΣD, ν = Dᵀμ, the moments of p = a + bᵀx + xᵀSx projected on Φ are
  * (Stein): E p = a + bᵀμ + tr(SΣ) + μᵀSμ, E[x p] = μ E p + g with g = Σ u, u = b + 2Sμ, and
@@ -20,16 +31,24 @@
  * E is assembled by applying that coarse operator to the unit vectors in batches, then factored once.
  *
  * Measured (bench/mixture.ts, native, 2 cores): MNIST 14×14 (d = 196, scaled-pooled base) reaches 1e-8 in 66
- * operator applications against 97 with the affine deflation and 150 with none; at d = 784 (pooled base) the residual
- * at 180 s is 1.6e-6 against 1.6e-5 (affine), after ≈ 45 s of setup, ≈ 1 s more per iteration, 2.05 GiB peak RSS.
+ * operator applications with the mean-direction space, 97 with the affine one and 150 with none; at d = 784 (pooled
+ * base) the residual at 180 s is 1.6e-6 with the mean-direction space (after ≈ 45 s of setup, ≈ 1 s more per
+ * iteration, 2.05 GiB peak RSS), 1.6e-5 with the affine one and 1.2e-4 with none.
  */
 import { NotPositiveDefiniteError } from '../../errors.js';
 import type { LinAlgBackend } from '../../linalg/backend.js';
 import { Matrix } from '../../linalg/matrix.js';
 import { eigh } from '../../linalg/ops.js';
 import type { GaussianMixture } from '../inputModel.js';
-import type { DeflatedPreconditioner } from './affineDeflation.js';
 import { symmetrizeBlock, zeroQuadraticBlock, type MomentPreconditioner, type QuadraticBlock } from './quadraticBlock.js';
+
+/** A preconditioner with an exact solve on a coarse space, to be applied at every (re)start of the iteration. */
+export interface DeflatedPreconditioner extends MomentPreconditioner {
+  /** Dimension of the coarse space. */
+  readonly coarseDim: number;
+  /** Φ E⁻¹ Φᵀ r: the exact solution of A θ = r on the coarse space. */
+  coarseSolve(r: QuadraticBlock): Promise<QuadraticBlock>;
+}
 
 interface MeanComponent {
   w: number;
@@ -50,6 +69,10 @@ interface MeanSpace {
   /** [d, J], orthonormal columns. */
   D: Float64Array;
   comps: MeanComponent[];
+  /** [d, K]: the component means as columns. */
+  meansT: Float64Array;
+  /** [K, d²]: the component covariances, one per row. */
+  covs: Float64Array;
 }
 
 /**
@@ -94,15 +117,30 @@ function spreadRank(values: Float64Array): number {
 const ASSEMBLY_BATCH = 512;
 
 /**
- * The A-DEF2 deflation of `base` over affine functions plus mean-direction quadratics (see the module
+ * The A-DEF2 deflation of `base` over the affine functions plus the mean-direction quadratics (see the module
  * documentation), for the mixture `mix` as the operator sees it (already ridged).
  *
  * @throws NotPositiveDefiniteError if the coarse matrix cannot be factored (a singular mixture)
  */
-export async function meanDirectionDeflation(
+export function meanDirectionDeflation(
   mix: GaussianMixture, base: MomentPreconditioner, backend: LinAlgBackend,
 ): Promise<DeflatedPreconditioner> {
-  const space = meanSpace(mix, backend);
+  return deflation(meanSpace(mix, backend, true), base, backend);
+}
+
+/**
+ * The A-DEF2 deflation of `base` over the affine functions alone (J = 0; coarse dimension d + 1, nearly free), for
+ * the mixture `mix` as the operator sees it (already ridged).
+ *
+ * @throws NotPositiveDefiniteError if the mixture's second-moment matrix of (1, x) is singular
+ */
+export function affineDeflation(
+  mix: GaussianMixture, base: MomentPreconditioner, backend: LinAlgBackend,
+): Promise<DeflatedPreconditioner> {
+  return deflation(meanSpace(mix, backend, false), base, backend);
+}
+
+async function deflation(space: MeanSpace, base: MomentPreconditioner, backend: LinAlgBackend): Promise<DeflatedPreconditioner> {
   const { n } = space;
   const E = new Float64Array(n * n);
   for (let start = 0; start < n; start += ASSEMBLY_BATCH) {
@@ -123,7 +161,7 @@ export async function meanDirectionDeflation(
     await backend.dpotrfAsync(n, E);
   } catch (e) {
     if (e instanceof NotPositiveDefiniteError) {
-      throw new NotPositiveDefiniteError(`the mean-direction coarse matrix (dimension ${n}) is not positive definite; use deflation 'affine'`);
+      throw new NotPositiveDefiniteError(`the coarse matrix of the deflation (dimension ${n}) is not positive definite${space.J > 0 ? "; use deflation 'affine'" : ''}`);
     }
     throw e;
   }
@@ -204,14 +242,15 @@ function choleskySolveBlocked(L: Float64Array, U: Float64Array, n: number, B: Fl
   return x;
 }
 
-function meanSpace(mix: GaussianMixture, backend: LinAlgBackend): MeanSpace {
+/** The coarse space: with `meanDirections` false, J = 0 (the affine functions only). */
+function meanSpace(mix: GaussianMixture, backend: LinAlgBackend, meanDirections: boolean): MeanSpace {
   const d = mix.dim;
   const keep = mix.components.map((_, k) => k).filter((k) => mix.weights[k]! > 0);
   // D from the eigenvectors of the K×K Gram matrix of the mean differences.
   const { M, K, G } = meanDifferences(mix);
   const { values, vectors } = eigh(G);
   // Eigenvalues ascend: the J = spreadRank(values) largest span the mean differences.
-  const J = spreadRank(values);
+  const J = meanDirections ? spreadRank(values) : 0;
   const cols = Array.from({ length: J }, (_, j) => K - J + j);
   const D = new Float64Array(d * J);
   cols.forEach((c, j) => {
@@ -233,7 +272,13 @@ function meanSpace(mix: GaussianMixture, backend: LinAlgBackend): MeanSpace {
     backend.dgemm(true, false, J, 1, d, 1, D, g.mean, 0, nu);
     return { w: mix.weights[k]!, mu: g.mean, cov, Y, Z, nu };
   });
-  return { d, J, n: 1 + d + d * J, D, comps };
+  const meansT = new Float64Array(d * K);
+  const covs = new Float64Array(K * d * d);
+  comps.forEach((c, k) => {
+    for (let i = 0; i < d; i++) meansT[i * K + k] = c.mu[i]!;
+    covs.set(c.cov, k * d * d);
+  });
+  return { d, J, n: 1 + d + d * J, D, comps, meansT, covs };
 }
 
 /** E += τ·Σ κκᵀ over an orthonormal basis κ of ker Φ (C = D A, A antisymmetric), τ the mean diagonal of E. */
@@ -287,6 +332,7 @@ function lift(space: MeanSpace, c: Float64Array, s: number, into: QuadraticBlock
   for (let q = 0; q < s; q++) {
     into.a[q]! += c[q * n]!;
     for (let i = 0; i < d; i++) into.b[q * d + i]! += c[q * n + 1 + i]!;
+    if (J === 0) continue;
     const C = c.subarray(q * n + 1 + d, (q + 1) * n);
     backend.dgemm(false, true, d, d, J, 1, D, C, 0, DCt);
     const S = into.S;
@@ -301,45 +347,52 @@ function lift(space: MeanSpace, c: Float64Array, s: number, into: QuadraticBlock
  * documentation), without the d×d×d products of the full operator.
  */
 async function restrictedOperator(space: MeanSpace, x: QuadraticBlock, backend: LinAlgBackend): Promise<Float64Array> {
-  const { d, J, n, comps } = space;
+  const { d, J, n, comps, meansT, covs } = space;
   const s = x.count;
-  const d2 = d * d;
+  const K = comps.length;
   const out = new Float64Array(s * n);
-  const Smu = new Float64Array(s * d);
-  const tr = new Float64Array(s);
+  // One pass over the S blocks for all components: SM[(q, i), k] = (S_q μ_k)_i and T[q, k] = tr(S_qΣ_k) = ⟨S_q, Σ_k⟩_F.
+  const SM = new Float64Array(s * d * K);
+  await backend.dgemmAsync(false, false, s * d, K, d, 1, x.S, meansT, 0, SM);
+  const T = new Float64Array(s * K);
+  await backend.dgemmAsync(false, true, s, K, d * d, 1, x.S, covs, 0, T);
+  const Ep = new Float64Array(s);
   const u = new Float64Array(s * d);
   const g = new Float64Array(s * d);
   const SY = new Float64Array(s * d * J);
   const SYt = new Float64Array(d * s * J);
   const CSY = new Float64Array(d * s * J);
   const Ytu = new Float64Array(s * J);
-  for (const { w, mu, cov, Y, nu } of comps) {
-    await backend.dgemmAsync(false, false, s * d, 1, d, 1, x.S, mu, 0, Smu);
-    await backend.dgemmAsync(false, false, s, 1, d2, 1, x.S, cov, 0, tr);
+  for (let k = 0; k < K; k++) {
+    const { w, mu, cov, Y, nu } = comps[k]!;
     for (let q = 0; q < s; q++) {
-      let e = x.a[q]! + tr[q]!;
+      let e = x.a[q]! + T[q * K + k]!;
       for (let i = 0; i < d; i++) {
         const bi = x.b[q * d + i]!;
-        const smu = Smu[q * d + i]!;
+        const smu = SM[(q * d + i) * K + k]!;
         e += mu[i]! * (bi + smu);
         u[q * d + i] = bi + 2 * smu;
       }
-      tr[q] = e;
+      Ep[q] = e;
     }
     await backend.dgemmAsync(false, false, s, d, d, 1, u, cov, 0, g);
+    for (let q = 0; q < s; q++) {
+      const e = Ep[q]!;
+      out[q * n]! += w * e;
+      for (let i = 0; i < d; i++) out[q * n + 1 + i]! += w * (mu[i]! * e + g[q * d + i]!);
+    }
+    if (J === 0) continue;
+    // E[x xᵀ p] D: ΣS_qY for every q (S_qY stacked [s·d, J] → [d, s·J] → Σ·that), and the low-rank terms.
     backend.dgemm(false, false, s, J, d, 1, u, Y, 0, Ytu);
-    // ΣS_qY for every q: S_qY stacked [s·d, J] → [d, s·J] → Σ·that.
     await backend.dgemmAsync(false, false, s * d, J, d, 1, x.S, Y, 0, SY);
     for (let q = 0; q < s; q++) for (let i = 0; i < d; i++) for (let j = 0; j < J; j++) SYt[i * s * J + q * J + j] = SY[(q * d + i) * J + j]!;
     await backend.dgemmAsync(false, false, d, s * J, d, 1, cov, SYt, 0, CSY);
     for (let q = 0; q < s; q++) {
-      const e = tr[q]!;
-      const o = q * n;
-      out[o]! += w * e;
-      for (let i = 0; i < d; i++) out[o + 1 + i]! += w * (mu[i]! * e + g[q * d + i]!);
+      const e = Ep[q]!;
+      const o = q * n + 1 + d;
       for (let i = 0; i < d; i++) {
         for (let j = 0; j < J; j++) {
-          out[o + 1 + d + i * J + j]! += w * (2 * CSY[i * s * J + q * J + j]! + e * (Y[i * J + j]! + mu[i]! * nu[j]!)
+          out[o + i * J + j]! += w * (2 * CSY[i * s * J + q * J + j]! + e * (Y[i * J + j]! + mu[i]! * nu[j]!)
             + mu[i]! * Ytu[q * J + j]! + g[q * d + i]! * nu[j]!);
         }
       }
@@ -445,7 +498,7 @@ export function meanDirectionCoarseForTests(mix: GaussianMixture, backend: LinAl
   restrictedOperator(x: QuadraticBlock): Promise<Float64Array>;
   coarseOperator(c: Float64Array, nb: number): Promise<Float64Array>;
 } {
-  const space = meanSpace(mix, backend);
+  const space = meanSpace(mix, backend, true);
   return {
     n: space.n,
     restrict: (x) => restrict(space, x, backend),
