@@ -45,6 +45,7 @@ export interface BenchMixtureOptions {
    * iterate. Default 360 s (twice the target).
    */
   maxSeconds?: number;
+  /** Base preconditioner (default: the solver's, 'scaled-pooled'). */
   preconditioner?: MixturePreconditioner;
   /** Coarse-space deflation of the preconditioner (default: the solver's, 'auto'). */
   deflation?: MixtureDeflation;

@@ -39,6 +39,7 @@ import { NotPositiveDefiniteError } from '../../errors.js';
 import type { LinAlgBackend } from '../../linalg/backend.js';
 import { Matrix } from '../../linalg/matrix.js';
 import { eigh } from '../../linalg/ops.js';
+import { PackedCholesky } from '../../linalg/packedCholesky.js';
 import type { GaussianMixture } from '../inputModel.js';
 import { symmetrizeBlock, zeroQuadraticBlock, type MomentPreconditioner, type QuadraticBlock } from './quadraticBlock.js';
 
@@ -113,9 +114,6 @@ function spreadRank(values: Float64Array): number {
   return top > 0 ? values.filter((v) => v > 1e-10 * top).length : 0;
 }
 
-/** Basis vectors per batch when the coarse matrix is assembled (work arrays of about 4·batch·d·J doubles). */
-const ASSEMBLY_BATCH = 512;
-
 /**
  * The A-DEF2 deflation of `base` over the affine functions plus the mean-direction quadratics (see the module
  * documentation), for the mixture `mix` as the operator sees it (already ridged).
@@ -142,13 +140,7 @@ export function affineDeflation(
 
 async function deflation(space: MeanSpace, base: MomentPreconditioner, backend: LinAlgBackend): Promise<DeflatedPreconditioner> {
   const { n } = space;
-  const E = new Float64Array(n * n);
-  for (let start = 0; start < n; start += ASSEMBLY_BATCH) {
-    const nb = Math.min(ASSEMBLY_BATCH, n - start);
-    const basis = new Float64Array(nb * n);
-    for (let v = 0; v < nb; v++) basis[v * n + start + v] = 1;
-    E.set(await coarseOperator(space, basis, nb, backend), start * n);
-  }
+  const E = assembleCoarseMatrix(space, backend);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < i; j++) {
       const v = 0.5 * (E[i * n + j]! + E[j * n + i]!);
@@ -165,11 +157,11 @@ async function deflation(space: MeanSpace, base: MomentPreconditioner, backend: 
     }
     throw e;
   }
-  const U = transpose(E, n);
+  const factor = new PackedCholesky(E, n);
   const solve = (t: Float64Array, s: number): Float64Array => {
     const cols = new Float64Array(n * s);
     for (let q = 0; q < s; q++) for (let i = 0; i < n; i++) cols[i * s + q] = t[q * n + i]!;
-    const x = choleskySolveBlocked(E, U, n, cols, s, backend);
+    const x = factor.solve(cols, s, backend);
     const out = new Float64Array(s * n);
     for (let q = 0; q < s; q++) for (let i = 0; i < n; i++) out[q * n + i] = x[i * s + q]!;
     return out;
@@ -190,56 +182,6 @@ async function deflation(space: MeanSpace, base: MomentPreconditioner, backend: 
       return y;
     },
   };
-}
-
-/** Rows of the triangular factors handled per GEMM in {@link choleskySolveBlocked}. */
-const SOLVE_BLOCK = 256;
-
-function transpose(a: Float64Array, n: number): Float64Array {
-  const t = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) t[j * n + i] = a[i * n + j]!;
-  return t;
-}
-
-/**
- * X with L Lᵀ X = B, for the row-major lower factor L [n, n] (strict upper triangle zero), U = Lᵀ, B [n, s]. Blocked
- * forward and back substitution: the coupling to already-solved rows is one GEMM with full rows of L (or U) against
- * the solution so far (zero in the rows not yet solved), the diagonal blocks are substituted directly. LAPACKE's
- * row-major dpotrs would transpose the whole factor on every call, which at n ≈ 8000 costs more than the solve.
- */
-function choleskySolveBlocked(L: Float64Array, U: Float64Array, n: number, B: Float64Array, s: number, backend: LinAlgBackend): Float64Array {
-  const y = new Float64Array(n * s);
-  const tmp = new Float64Array(SOLVE_BLOCK * s);
-  for (let r0 = 0; r0 < n; r0 += SOLVE_BLOCK) {
-    const r1 = Math.min(n, r0 + SOLVE_BLOCK);
-    const bs = r1 - r0;
-    if (r0 > 0) backend.dgemm(false, false, bs, s, n, 1, L.subarray(r0 * n, r1 * n), y, 0, tmp);
-    else tmp.fill(0);
-    for (let i = r0; i < r1; i++) {
-      const lii = L[i * n + i]!;
-      for (let q = 0; q < s; q++) {
-        let v = B[i * s + q]! - tmp[(i - r0) * s + q]!;
-        for (let k = r0; k < i; k++) v -= L[i * n + k]! * y[k * s + q]!;
-        y[i * s + q] = v / lii;
-      }
-    }
-  }
-  const x = new Float64Array(n * s);
-  for (let r1 = n; r1 > 0; r1 -= SOLVE_BLOCK) {
-    const r0 = Math.max(0, r1 - SOLVE_BLOCK);
-    const bs = r1 - r0;
-    if (r1 < n) backend.dgemm(false, false, bs, s, n, 1, U.subarray(r0 * n, r1 * n), x, 0, tmp);
-    else tmp.fill(0);
-    for (let i = r1 - 1; i >= r0; i--) {
-      const uii = U[i * n + i]!;
-      for (let q = 0; q < s; q++) {
-        let v = y[i * s + q]! - tmp[(i - r0) * s + q]!;
-        for (let k = i + 1; k < r1; k++) v -= U[i * n + k]! * x[k * s + q]!;
-        x[i * s + q] = v / uii;
-      }
-    }
-  }
-  return x;
 }
 
 /** The coarse space: with `meanDirections` false, J = 0 (the affine functions only). */
@@ -402,92 +344,109 @@ async function restrictedOperator(space: MeanSpace, x: QuadraticBlock, backend: 
 }
 
 /**
- * E c = ΦᵀAΦc for coefficient rows c [count, n] (module documentation), for assembling E. Internally everything is
- * laid out coordinate-major ([i][v] and [i][v][j]) so that the loops over the batch run over contiguous memory.
+ * E = ΦᵀAΦ [n, n] in closed form. For coarse functions p, p' with coefficients c, c' and every component,
+ * E_k[p p'] = E_k p·E_k p' + uᵀΣu' + 2 tr(SΣS'Σ) (Gaussian: the odd central moments vanish), where for
+ * c = (a, b, C) and S = sym(DCᵀ)
+ *
+ *     E_k p = a + bᵀμ + ⟨C, Y + μνᵀ⟩,   u = b + 2Sμ = b + D(Cᵀμ) + Cν,   2 tr(SΣS'Σ) = tr(CᵀY C'ᵀY) + tr(CᵀΣC' Z).
+ *
+ * On unit coefficients (C = e_i e_jᵀ, C' = e_i' e_j'ᵀ) the terms besides E_k p·E_k p' are
+ *
+ *     b_i  b_i':       Σ_ii'
+ *     b_i  C_i'j':     μ_i' Y_ij' + ν_j' Σ_ii'
+ *     C_ij C_i'j':     Σ_ii' (Z + ννᵀ)_jj' + μ_iμ_i' Z_jj' + Y_ij' Y_i'j + μ_i ν_j' Y_i'j + ν_j μ_i' Y_ij'
+ *
+ * (nothing on the constant a), summed over the components with their weights by small matrix products per row
+ * block: O(K·d²·J²) flops, seconds at MNIST size.
  */
-async function coarseOperator(space: MeanSpace, c: Float64Array, nb: number, backend: LinAlgBackend): Promise<Float64Array> {
-  const { d, J, n, D, comps } = space;
-  const nJ = nb * J;
-  // bT [d, nb] and Ct [d, nb·J] (the C blocks side by side), read once from the rows of c.
-  const bT = new Float64Array(d * nb);
-  const Ct = new Float64Array(d * nJ);
-  for (let v = 0; v < nb; v++) {
-    const row = v * n;
-    for (let i = 0; i < d; i++) {
-      bT[i * nb + v] = c[row + 1 + i]!;
-      for (let j = 0; j < J; j++) Ct[i * nJ + v * J + j] = c[row + 1 + d + i * J + j]!;
-    }
-  }
-  const outA = new Float64Array(nb);
-  const outBT = new Float64Array(d * nb);
-  const outCt = new Float64Array(d * nJ);
-  const Ctmu = new Float64Array(nJ);
-  const CtmuT = new Float64Array(J * nb);
-  const CnuT = new Float64Array(d * nb);
-  const muB = new Float64Array(nb);
-  const uT = new Float64Array(d * nb);
-  const gT = new Float64Array(d * nb);
-  const YtuT = new Float64Array(J * nb);
-  const Ep = new Float64Array(nb);
-  const SC = new Float64Array(d * nJ);
-  const CtY = new Float64Array(nJ * J);
-  const T = new Float64Array(J * nJ);
-  const YCY = new Float64Array(d * nJ);
-  const SCZ = new Float64Array(d * nJ);
-  for (const { w, mu, cov, Y, Z, nu } of comps) {
-    // Cᵀμ per v ([v][j], then [j][v]); Cν per v as [i][v] (Ct read as [d·nb, J]); bᵀμ per v.
-    backend.dgemm(true, false, nJ, 1, d, 1, Ct, mu, 0, Ctmu);
-    for (let v = 0; v < nb; v++) for (let j = 0; j < J; j++) CtmuT[j * nb + v] = Ctmu[v * J + j]!;
-    backend.dgemm(false, false, d * nb, 1, J, 1, Ct, nu, 0, CnuT);
-    backend.dgemm(false, false, 1, nb, d, 1, mu, bT, 0, muB);
-    // Ep = a + bᵀμ + ⟨C, Y⟩ + νᵀ(Cᵀμ).
-    for (let v = 0; v < nb; v++) {
-      let e = c[v * n]! + muB[v]!;
-      for (let j = 0; j < J; j++) e += nu[j]! * Ctmu[v * J + j]!;
-      Ep[v] = e;
-    }
-    for (let i = 0; i < d; i++) {
-      for (let v = 0; v < nb; v++) {
-        let t = 0;
-        for (let j = 0; j < J; j++) t += Ct[i * nJ + v * J + j]! * Y[i * J + j]!;
-        Ep[v]! += t;
+function assembleCoarseMatrix(space: MeanSpace, backend: LinAlgBackend): Float64Array {
+  const { d, J, n, comps } = space;
+  const K = comps.length;
+  const K2 = 2 * K;
+  const J2 = J * J;
+  const off = 1 + d;
+  const E = new Float64Array(n * n);
+  // Shared right factors: kron [2K, J²] holds Z_k + ν_kν_kᵀ (row k) and Z_k (row K + k); swapLeft [d·J, 2K] holds
+  // Y_k[i', j] (column k) and μ_k,i' ν_k,j (column K + k) in row (i', j).
+  const kron = new Float64Array(K2 * J2);
+  const swapLeft = new Float64Array(d * J * K2);
+  comps.forEach(({ mu, Y, Z, nu }, k) => {
+    for (let j = 0; j < J; j++) {
+      for (let l = 0; l < J; l++) {
+        kron[k * J2 + j * J + l] = Z[j * J + l]! + nu[j]! * nu[l]!;
+        kron[(K + k) * J2 + j * J + l] = Z[j * J + l]!;
       }
     }
-    // u = b + D(Cᵀμ) + Cν ([i][v]); g = Σu; Yᵀu.
-    backend.dgemm(false, false, d, nb, J, 1, D, CtmuT, 0, uT);
-    for (let k = 0; k < d * nb; k++) uT[k]! += bT[k]! + CnuT[k]!;
-    await backend.dgemmAsync(false, false, d, nb, d, 1, cov, uT, 0, gT);
-    backend.dgemm(true, false, J, nb, d, 1, Y, uT, 0, YtuT);
-    // ΣC; CᵀY per v [nb·J, J] → T [J, nb·J] → Y·T; (ΣC)Z with ΣC read as [d·nb, J].
-    await backend.dgemmAsync(false, false, d, nJ, d, 1, cov, Ct, 0, SC);
-    backend.dgemm(true, false, nJ, J, d, 1, Ct, Y, 0, CtY);
-    for (let v = 0; v < nb; v++) for (let a = 0; a < J; a++) for (let b = 0; b < J; b++) T[a * nJ + v * J + b] = CtY[(v * J + a) * J + b]!;
-    backend.dgemm(false, false, d, nJ, J, 1, Y, T, 0, YCY);
-    backend.dgemm(false, false, d * nb, J, J, 1, SC, Z, 0, SCZ);
-    for (let v = 0; v < nb; v++) outA[v]! += w * Ep[v]!;
     for (let i = 0; i < d; i++) {
-      const mi = mu[i]!;
-      for (let v = 0; v < nb; v++) {
-        const e = Ep[v]!;
-        const gi = gT[i * nb + v]!;
-        outBT[i * nb + v]! += w * (mi * e + gi);
-        const base = i * nJ + v * J;
-        for (let j = 0; j < J; j++) {
-          outCt[base + j]! += w * (YCY[base + j]! + SCZ[base + j]! + e * (Y[i * J + j]! + mi * nu[j]!) + mi * YtuT[j * nb + v]! + gi * nu[j]!);
-        }
+      for (let j = 0; j < J; j++) {
+        swapLeft[(i * J + j) * K2 + k] = Y[i * J + j]!;
+        swapLeft[(i * J + j) * K2 + K + k] = mu[i]! * nu[j]!;
+      }
+    }
+  });
+  const left = new Float64Array(d * K2);
+  const right = new Float64Array(K2 * J);
+  const kronPart = new Float64Array(d * J2);
+  const swapPart = new Float64Array(d * J * J);
+  for (let i = 0; i < d; i++) {
+    const bRow = (1 + i) * n;
+    // b_i against b: Σ_k w_k Σ_k[i, ·].
+    for (const { w, cov } of comps) for (let t = 0; t < d; t++) E[bRow + 1 + t]! += w * cov[i * d + t]!;
+    if (J === 0) continue;
+    // b_i against C: [i', j'] = left [d, 2K]·right [2K, J] with left = (μ_k,i', w_k Σ_k[i, i']) and
+    // right = (w_k Y_k[i, j'], ν_k,j').
+    comps.forEach(({ w, mu, cov, Y, nu }, k) => {
+      for (let t = 0; t < d; t++) {
+        left[t * K2 + k] = mu[t]!;
+        left[t * K2 + K + k] = w * cov[i * d + t]!;
+      }
+      for (let j = 0; j < J; j++) {
+        right[k * J + j] = w * Y[i * J + j]!;
+        right[(K + k) * J + j] = nu[j]!;
+      }
+    });
+    backend.dgemm(false, false, d, J, K2, 1, left, right, 0, E.subarray(bRow + off, bRow + n));
+    // C_ij against C, the Kronecker terms: [i', (j, j')] = left·kron with left = (w_k Σ_k[i, i'], w_k μ_k,i μ_k,i').
+    comps.forEach(({ w, mu, cov }, k) => {
+      for (let t = 0; t < d; t++) {
+        left[t * K2 + k] = w * cov[i * d + t]!;
+        left[t * K2 + K + k] = w * mu[i]! * mu[t]!;
+      }
+    });
+    backend.dgemm(false, false, d, J2, K2, 1, left, kron, 0, kronPart);
+    // ... and the swapped ones: [(i', j), j'] = swapLeft·right with right = (w_k (Y_k[i, j'] + μ_k,i ν_k,j'), w_k Y_k[i, j']).
+    comps.forEach(({ w, mu, Y, nu }, k) => {
+      for (let j = 0; j < J; j++) {
+        right[k * J + j] = w * (Y[i * J + j]! + mu[i]! * nu[j]!);
+        right[(K + k) * J + j] = w * Y[i * J + j]!;
+      }
+    });
+    backend.dgemm(false, false, d * J, J, K2, 1, swapLeft, right, 0, swapPart);
+    for (let j = 0; j < J; j++) {
+      const row = (off + i * J + j) * n + off;
+      for (let t = 0; t < d; t++) {
+        const kr = t * J2 + j * J;
+        const sw = (t * J + j) * J;
+        const to = row + t * J;
+        for (let l = 0; l < J; l++) E[to + l] = kronPart[kr + l]! + swapPart[sw + l]!;
       }
     }
   }
-  const out = new Float64Array(nb * n);
-  for (let v = 0; v < nb; v++) {
-    const row = v * n;
-    out[row] = outA[v]!;
+  // The C–b block mirrors the b–C block.
+  for (let i = 0; i < d; i++) for (let c = off; c < n; c++) E[c * n + 1 + i] = E[(1 + i) * n + c]!;
+  // Σ_k w_k e_k e_kᵀ with e_k = (1, μ, vec(Y + μνᵀ)): one product [n, K]·[K, n].
+  const e = new Float64Array(n * K);
+  const ew = new Float64Array(n * K);
+  comps.forEach(({ w, mu, Y, nu }, k) => {
+    e[k] = 1;
     for (let i = 0; i < d; i++) {
-      out[row + 1 + i] = outBT[i * nb + v]!;
-      for (let j = 0; j < J; j++) out[row + 1 + d + i * J + j] = outCt[i * nJ + v * J + j]!;
+      e[(1 + i) * K + k] = mu[i]!;
+      for (let j = 0; j < J; j++) e[(off + i * J + j) * K + k] = Y[i * J + j]! + mu[i]! * nu[j]!;
     }
-  }
-  return out;
+    for (let r = 0; r < n; r++) ew[r * K + k] = w * e[r * K + k]!;
+  });
+  backend.dgemm(false, true, n, n, K, 1, e, ew, 1, E);
+  return E;
 }
 
 /** Exposed for tests: the coarse pieces of {@link meanDirectionDeflation} for a mixture. */
@@ -496,7 +455,8 @@ export function meanDirectionCoarseForTests(mix: GaussianMixture, backend: LinAl
   restrict(x: QuadraticBlock): Float64Array;
   lift(c: Float64Array, s: number): QuadraticBlock;
   restrictedOperator(x: QuadraticBlock): Promise<Float64Array>;
-  coarseOperator(c: Float64Array, nb: number): Promise<Float64Array>;
+  /** E = ΦᵀAΦ as assembled (before the shift on the kernel of Φ). */
+  coarseMatrix(): Float64Array;
 } {
   const space = meanSpace(mix, backend, true);
   return {
@@ -509,6 +469,6 @@ export function meanDirectionCoarseForTests(mix: GaussianMixture, backend: LinAl
       return out;
     },
     restrictedOperator: (x) => restrictedOperator(space, x, backend),
-    coarseOperator: (c, nb) => coarseOperator(space, c, nb, backend),
+    coarseMatrix: () => assembleCoarseMatrix(space, backend),
   };
 }

@@ -21,8 +21,8 @@
  * - Preconditioner: the operator of the pooled Gaussian N(μ̄, Σ̄) (the mixture's mean and covariance), inverted in
  *   closed form in Hermite coordinates y = x − μ̄: with the dual moments g = (m0, m1 − μ̄ m0, R),
  *   R = M2 − μ̄m1ᵀ − m1μ̄ᵀ + μ̄μ̄ᵀm0 − m0Σ̄, the coefficients are d = Σ̄⁻¹(m1 − μ̄ m0), S = ½Σ̄⁻¹RΣ̄⁻¹ and
- *   c = m0 − tr(SΣ̄), converted back by a = c − dᵀμ̄ + μ̄ᵀSμ̄, b = d − 2Sμ̄ (default, 'pooled'). The variant
- *   'scaled-pooled' replaces S = ½Σ̄⁻¹RΣ̄⁻¹ by S = ½ D∘(Σ̄⁻¹(D∘R)Σ̄⁻¹) with D_ij = (E_0[y_i²y_j²]/E_mix[y_i²y_j²])^½:
+ *   c = m0 − tr(SΣ̄), converted back by a = c − dᵀμ̄ + μ̄ᵀSμ̄, b = d − 2Sμ̄ ('pooled'). The default,
+ *   'scaled-pooled', replaces S = ½Σ̄⁻¹RΣ̄⁻¹ by S = ½ D∘(Σ̄⁻¹(D∘R)Σ̄⁻¹) with D_ij = (E_0[y_i²y_j²]/E_mix[y_i²y_j²])^½:
  *   a symmetric two-sided rescaling of the quadratic block that matches the mixture's fourth moments pixel pair by
  *   pixel pair. Both are exact when K = 1 (one iteration).
  * - Deflation: the pooled inverse is wrapped in an A-DEF2 deflation (Tang, Nabben, Vuik & Erlangga 2009) whose
@@ -34,26 +34,35 @@
  *   (J ≤ K − 1; MNIST 7841), with a dense coarse matrix assembled from closed-form moments (≈ 45–60 s and ≈ 1 GB at
  *   MNIST size) and ≈ 1.2 s more per iteration there. Default 'auto': 'mean' up to dimension 8192, else 'affine'.
  *   Every (re)start first applies the exact coarse correction.
- * - Convergence (measured with bench/mixture.ts, native backend, 2 cores, unloaded machine):
+ * - Convergence (measured with bench/mixture.ts, native backend, 2 cores):
  *   - d = 196 (MNIST 14×14, random 196→256→10 ReLU, Σ_k + 1e-6·I), operator applications to 1e-8 (seconds):
  *     'scaled-pooled' — none 150 (28.2 s), affine 97 (17.8 s), mean 66 (16.4 s); 'pooled' — affine 324 (52.6 s),
  *     mean 249 (47.4 s).
- *   - d = 784 (quick preset's last checkpoint), 'pooled', relative residual at 180 s / later: none 1.2e-4 (46
- *     applications) / 1.1e-5 after 82 (310 s); affine 1.6e-5 (47) / 2.7e-6 after 86 (331 s); mean 1.6e-6 (39,
- *     after ≈ 45 s of setup) / 1.3e-6 after 46 (203 s; peak RSS 2.05 GiB), and 4.2e-7 after 72 in a longer run on a
- *     busier machine. The coarse spaces mostly shift the curve; the late rate stays at 35–60 iterations per decade
- *     (mean: 9.9e-7 after 50, 6.2e-7 after 60), so 1e-8 would take roughly 10 minutes with either deflation, not 3.
- *   What is slow is not the ridge (with Σ_k + 1e-4·I the residual at 180 s is the same) but the top of the
- *   preconditioned spectrum: after 50 iterations the Rayleigh quotient ⟨z, Az⟩/⟨z, Pz⟩ of the preconditioned
- *   residual is 6–42, i.e. what remains lives in quadratics along directions where one class varies far more
- *   than the pool (whitened class second moments up to 1/π_k), whose fourth moments the pooled Gaussian
- *   underestimates. Tried and measured without a wall-clock gain: Hadamard (Jacobi) preconditioners in the pooled,
+ *   - d = 784 (quick preset's last checkpoint, Σ_k + 1e-6·I), mean-direction deflation: 'scaled-pooled' reaches
+ *     1e-8 after 166 applications (per output 101–165), 2.1e-6 at 180 s (35 applications, with the old 40 s
+ *     generic coarse assembly), 2.9e-7 after 60 and 3.6e-8 after 120; 'pooled' 6.4e-7 after 60 and 1.3e-7 after
+ *     120. Without deflation ('pooled') 1.2e-4 at 180 s; with the affine space 1.6e-5. About 3.4 s per block
+ *     iteration: operator ≈ 2.0 s (1.4 s of it GEMMs), scaled-pooled inverse 0.5 s, coarse correction 0.6 s.
+ *   Why the last decades are slow (Lanczos values from single-output PCG at d = 784): the top of the
+ *   preconditioned spectrum is a few outliers found within 20 iterations (43 with 'pooled', 14.6 with
+ *   'scaled-pooled'); what keeps CG going is a dense bottom, Ritz values still falling through 2–3e-3 after 200
+ *   iterations. The bottom Ritz vectors are quadratics u(x)·v(x) of pixel groups that no class lights together
+ *   (e.g. u on the bottom row, lit only by 7s and 9s, and v on top pixels no 7 lights), whose mixture moments come
+ *   from the 1e-6 ridge and from rare digits, far below the pooled Gaussian's. The ridge is what sets the rate:
+ *   with Σ_k + 1e-4·I the same single-output solve reaches 1e-8 in 60 iterations instead of 145 (at 1e-4-level
+ *   residuals the two ridges look alike, which once suggested otherwise). Tried against it without a gain (code in
+ *   notes/attic): a class-adapted inverse in whitened coordinates (exclusive class subspaces X_c with S ↦ S M_c on
+ *   X_c × rest, Hadamard weights on X × X), and a Jacobi block on the pixel pairs whose mixture moment is below
+ *   2–10 % of the pooled one (bottom Ritz value ×4, but the top rose to 44–91). Pairs never lit together in any
+ *   class at all carry only 1–2 % of the bottom Ritz vectors' energy, so a coarse space of them would not help.
+ *   Also tried and measured without a wall-clock gain: Hadamard (Jacobi) preconditioners in the pooled,
  *   jointly-diagonalised (JADE) and pixel bases, additive per-class inverses, two-group generalised-eigenvector
  *   inverses, a coarse space of top pooled PCs, an A-DEF2 deflation of the top 9–40 principal directions of every
  *   class (16 % fewer iterations at d = 196, none at d = 784, at twice the cost per iteration), and float32 matrix
  *   products with float64 residual replacement (1.9× faster GEMMs, but at d = 784 it needed 137 applications to
- *   reach what float64 reaches in 82). Measured in numpy at d = 196 but not built: geometric coarse spaces
- *   (quadratics in 2×2-pooled pixels) catch only 5–9 % of the remaining error.
+ *   reach what float64 reaches in 82 — the ridge-level moments that set the late rate are below float32's
+ *   resolution). Measured in numpy at d = 196 but not built: geometric coarse spaces (quadratics in 2×2-pooled
+ *   pixels) catch only 5–9 % of the remaining error.
  *   Bound the time with `maxSeconds` and `throwOnNonConvergence: false` to keep the iterate reached. CG minimises
  *   E[(p − p*)²] = E[(f − p)²] − E[(f − p*)²] over growing Krylov spaces, so the iterate's exact FVU (e.g. from
  *   `mixtureVarianceReport`) decreases monotonically and bounds the optimum's from above.
@@ -120,8 +129,9 @@ export interface MixtureKrylovOptions {
    */
   ridge?: number | 'auto';
   /**
-   * Default 'pooled' (the pooled-Gaussian inverse; fastest at d = 784); 'scaled-pooled' adds the fourth-moment
-   * rescaling (fastest at d = 196).
+   * Default 'scaled-pooled' (the pooled-Gaussian inverse with the fourth-moment rescaling of the quadratic block;
+   * to 1e-8 at d = 784 it needs 166 operator applications where 'pooled' is still at 1.1e-7 after 130); 'pooled'
+   * without the rescaling.
    */
   preconditioner?: MixturePreconditioner;
   /**
@@ -487,7 +497,7 @@ function addDecoupledBlock(x: QuadraticBlock, out: QuadraticBlock, Abar: Int32Ar
  * @throws NotPositiveDefiniteError if the pooled covariance is singular (use a ridge)
  */
 export function pooledGaussianPreconditioner(
-  mix: GaussianMixture, kind: 'scaled-pooled' | 'pooled' = 'pooled', backend: LinAlgBackend = getBackend(),
+  mix: GaussianMixture, kind: MixturePreconditioner = 'scaled-pooled', backend: LinAlgBackend = getBackend(),
 ): MomentPreconditioner {
   const d = mix.dim;
   const mu = mix.mean();
@@ -941,7 +951,7 @@ function checkOptions(opts: MixtureKrylovOptions): {
   }
   const maxSeconds = opts.maxSeconds ?? Number.POSITIVE_INFINITY;
   if (typeof maxSeconds !== 'number' || !(maxSeconds > 0)) throw new InvalidArgumentError(`maxSeconds must be a positive number, got ${String(maxSeconds)}`);
-  const preconditioner = opts.preconditioner ?? 'pooled';
+  const preconditioner = opts.preconditioner ?? 'scaled-pooled';
   if (preconditioner !== 'scaled-pooled' && preconditioner !== 'pooled') {
     throw new InvalidArgumentError(`preconditioner must be 'scaled-pooled' or 'pooled', got ${String(preconditioner)}`);
   }
