@@ -28,12 +28,16 @@
  *     E[x xᵀ p] D = 2ΣSY + E p·(Y + μνᵀ) + μ (Yᵀu)ᵀ + g νᵀ,
  *
  * where for S = sym(D Cᵀ): tr(SΣ) = ⟨C, Y⟩, 2Sμ = D(Cᵀμ) + Cν, μᵀSμ = νᵀ(Cᵀμ) and 2ΣSY = Y (CᵀY) + (ΣC) Z.
- * E is assembled by applying that coarse operator to the unit vectors in batches, then factored once.
+ * The coarse matrix E = ΦᵀAΦ itself is the Gaussian Gram matrix of the coarse functions, in closed form
+ * ({@link assembleCoarseMatrix}), factored once and kept as row panels for the blocked triangular solves
+ * (linalg/packedCholesky.ts).
  *
  * Measured (bench/mixture.ts, native, 2 cores): MNIST 14×14 (d = 196, scaled-pooled base) reaches 1e-8 in 66
- * operator applications with the mean-direction space, 97 with the affine one and 150 with none; at d = 784 (pooled
- * base) the residual at 180 s is 1.6e-6 with the mean-direction space (after ≈ 45 s of setup, ≈ 1 s more per
- * iteration, 2.05 GiB peak RSS), 1.6e-5 with the affine one and 1.2e-4 with none.
+ * operator applications with the mean-direction space, 97 with the affine one and 150 with none; at d = 784
+ * (scaled-pooled base) the mean-direction space takes ≈ 8 s of setup (it took 40 s when E was assembled by applying
+ * the coarse operator to the n unit vectors) and 0.6 s per iteration, and the solve reaches 1e-8 after 166 operator
+ * applications; with the pooled base the residual at 180 s was 1.6e-6 with this space, 1.6e-5 with the affine one
+ * and 1.2e-4 with none.
  */
 import { NotPositiveDefiniteError } from '../../errors.js';
 import type { LinAlgBackend } from '../../linalg/backend.js';
@@ -78,7 +82,8 @@ interface MeanSpace {
 
 /**
  * Largest coarse dimension 1 + d + d·J for which the solver's default deflation ('auto') uses this space: its dense
- * coarse matrix and factor take 2·8·n² bytes (≈ 1 GB at n = 8192) and assembling it ≈ 1 minute at MNIST size.
+ * coarse matrix and its factor take 2·8·n² bytes at the peak of the setup (≈ 1 GB at n = 8192), the factor alone
+ * 8·n² bytes afterwards.
  */
 export const MEAN_DEFLATION_MAX_DIM = 8192;
 

@@ -31,8 +31,8 @@
  *   spread couples, and it underweights the quadratics x·(δᵀx) along the mean directions δ_k = μ_k − μ̄.
  *   'affine' (coarseDeflation.ts) deflates the affine functions through the mixture's (d+1)×(d+1) second-moment
  *   matrix, nearly free; 'mean' (coarseDeflation.ts) adds the mean-direction quadratics, dimension 1 + d + d·J
- *   (J ≤ K − 1; MNIST 7841), with a dense coarse matrix assembled from closed-form moments (≈ 45–60 s and ≈ 1 GB at
- *   MNIST size) and ≈ 1.2 s more per iteration there. Default 'auto': 'mean' up to dimension 8192, else 'affine'.
+ *   (J ≤ K − 1; MNIST 7841), with a dense coarse matrix in closed form (≈ 8 s and ≈ 1 GB at MNIST size) and ≈ 0.6 s
+ *   more per iteration there. Default 'auto': 'mean' up to dimension 8192, else 'affine'.
  *   Every (re)start first applies the exact coarse correction.
  * - Convergence (measured with bench/mixture.ts, native backend, 2 cores):
  *   - d = 196 (MNIST 14×14, random 196→256→10 ReLU, Σ_k + 1e-6·I), operator applications to 1e-8 (seconds):
@@ -137,7 +137,7 @@ export interface MixtureKrylovOptions {
   /**
    * Coarse-space deflation of the preconditioner (A-DEF2; the coarse problem is solved exactly at every iteration):
    * 'mean' — the affine functions plus the quadratics x·(δᵀx) along the class-mean directions δ (coarseDeflation.ts;
-   * dimension 1 + d + d·J, J ≤ K − 1; at MNIST size ≈ 1 minute of setup and 1 GB, then far fewer iterations);
+   * dimension 1 + d + d·J, J ≤ K − 1; at MNIST size ≈ 8 s of setup and 1 GB at its peak, then far fewer iterations);
    * 'affine' — the affine functions only (coarseDeflation.ts; dimension d + 1, nearly free); 'none' — the pooled
    * inverse alone. Default 'auto': 'mean' when its dimension is at most 8192, else 'affine'.
    */
@@ -966,7 +966,8 @@ function checkOptions(opts: MixtureKrylovOptions): {
  * The exact least-squares quadratic approximant of `net` under the mixture `mix` (every component covariance
  * regularised by the ridge, see {@link MixtureKrylovOptions.ridge}), by block PCG on the moment operator.
  * Memory: about 12 blocks of o·d² doubles (≈ 0.6 GB at d = 784, o = 10) plus K covariances, plus with the mean-direction
- * deflation its dense coarse factor and transpose (16·n² bytes, n = 1 + d + d·J: ≈ 1 GB at MNIST size).
+ * deflation its dense coarse matrix and factor (16·n² bytes at the peak of the setup, n = 1 + d + d·J: ≈ 1 GB at MNIST
+ * size; 8·n² afterwards).
  *
  * @throws ShapeError if the network's input dimension differs from the mixture's
  * @throws InvalidArgumentError for bad options
