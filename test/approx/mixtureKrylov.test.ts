@@ -21,8 +21,9 @@ import { fitQuadraticMixtureDense } from '../../src/approx/fit/mixture.js';
 import { accumulateFeatureSecondMoments, featureCount, quadraticPairs } from '../../src/approx/fit/normalEquations.js';
 import {
   AUTO_RIDGE_RELATIVE, fitQuadraticMixtureKrylov, mixtureMomentOperator, mixtureRidge, pooledGaussianPreconditioner,
-  quadraticBlockGram, ridgedMixture, zeroQuadraticBlock, type QuadraticBlock,
+  quadraticBlockGram, rareCoordinates, ridgedMixture, zeroQuadraticBlock, type QuadraticBlock,
 } from '../../src/approx/fit/mixtureKrylov.js';
+import { rareRowCovariances } from '../../src/approx/fit/pooledPreconditioner.js';
 import type { PolynomialApproximant } from '../../src/approx/result.js';
 import { ConvergenceError, InvalidArgumentError, NotPositiveDefiniteError, ShapeError } from '../../src/errors.js';
 import { loadGolden, relErr } from './golden.js';
@@ -264,7 +265,7 @@ describe('pooled-Gaussian preconditioner', () => {
     const x = randomBlock(rng, 3, d);
     const Ax = await mixtureMomentOperator(mix).apply(x);
     for (const kind of ['scaled-pooled', 'pooled'] as const) {
-      const back = await pooledGaussianPreconditioner(mix, kind).apply(Ax);
+      const back = await pooledGaussianPreconditioner(mix, { kind }).apply(Ax);
       for (const key of ['a', 'b', 'S'] as const) {
         assert.ok(relErr(back[key], x[key]) < 1e-10, `${kind} ${key}: ${relErr(back[key], x[key])}`);
       }
@@ -287,6 +288,63 @@ describe('pooled-Gaussian preconditioner', () => {
       assert.ok(Math.abs(a - b) <= 1e-11 * scale, `${a} vs ${b}`);
       assert.ok(quadraticBlockGram(x, Mx)[0]! > 0);
     }), { numRuns: 25 });
+  });
+});
+
+describe('rare-coordinate row blocks', () => {
+  const rng = new Rng(12);
+  const d = 6;
+  // Coordinate 0 varies only in component 1, coordinate 1 in components 1 and 2, coordinate 2 in none, the rest in all.
+  const comps = [
+    randGaussian(rng, d, { isolated: 3 }),
+    randGaussian(rng, d, { zero: [2] }),
+    (() => {
+      const g = randGaussian(rng, d, { zero: [2] });
+      const S = g.covariance().clone();
+      for (let j = 0; j < d; j++) if (j !== 0) { S.set(0, j, 0); S.set(j, 0, 0); }
+      return new Gaussian(g.mean, S);
+    })(),
+    randGaussian(rng, d, { isolated: 3 }),
+  ];
+  const mix = ridgedMixture(new GaussianMixture(randWeights(rng, 4), comps), 1e-3);
+
+  test('rare coordinates: varying in 1..limit components and not in all', () => {
+    assert.deepEqual(rareCoordinates(mix, 3), [0, 1]);
+    assert.deepEqual(rareCoordinates(mix, 1), [0]);
+    assert.deepEqual(rareCoordinates(mix, 0), []);
+    assert.deepEqual(rareCoordinates(new GaussianMixture(Float64Array.of(1), [comps[1]!]), 3), []);
+    assert.equal(pooledGaussianPreconditioner(mix).rareCoordinates, 2);
+    assert.equal(pooledGaussianPreconditioner(mix, { rareComponents: 0 }).rareCoordinates, 0);
+  });
+
+  test('the row model M_r is the mixture Gram of the centred features y_r·y_j − Σ̄_rj (through the full operator)', async () => {
+    const op = mixtureMomentOperator(mix);
+    const mu = mix.mean();
+    const cov = mix.covariance().data;
+    const M = rareRowCovariances(mix, mu, cov, [0, 1], getBackend());
+    for (const [t, r] of [0, 1].entries()) {
+      // p_j = (x_r − μ̄_r)(x_j − μ̄_j) − Σ̄_rj for every j, as one block.
+      const p = zeroQuadraticBlock(d, d);
+      for (let j = 0; j < d; j++) {
+        p.a[j] = mu[r]! * mu[j]! - cov[r * d + j]!;
+        p.b[j * d + r]! -= mu[j]!;
+        p.b[j * d + j]! -= mu[r]!;
+        p.S[j * d * d + r * d + j]! += 0.5;
+        p.S[j * d * d + j * d + r]! += 0.5;
+      }
+      const G = quadraticBlockGram(p, await op.apply(p));
+      const Mr = M.subarray(t * d * d, (t + 1) * d * d);
+      assert.ok(relErr(Mr, G) < 1e-12, `r = ${r}: ${relErr(Mr, G)}`);
+    }
+  });
+
+  test('with and without row blocks the solve reaches the dense solution', async () => {
+    const net = mlp(rng, d, 5, 2, 'relu');
+    const dense = fitQuadraticMixtureDense(net, mix);
+    for (const rareComponents of [0, 3]) {
+      const res = await fitQuadraticMixtureKrylov(net, mix, { tol: 1e-12, rareComponents });
+      assertSameFit(res.approx, dense, 1e-8, `rareComponents ${rareComponents}`);
+    }
   });
 });
 
@@ -488,7 +546,7 @@ describe('errors', () => {
     for (const [opts, name] of [
       [{ tol: 0 }, 'tol'], [{ tol: Number.NaN }, 'tol'], [{ maxIterations: 0 }, 'maxIterations'], [{ maxIterations: 2.5 }, 'maxIterations'],
       [{ maxSeconds: 0 }, 'maxSeconds'], [{ ridge: -1 }, 'ridge'], [{ ridge: Number.POSITIVE_INFINITY }, 'ridge'], [{ preconditioner: 'jacobi' }, 'preconditioner'],
-      [{ deflation: 'quadratic' }, 'deflation'],
+      [{ deflation: 'quadratic' }, 'deflation'], [{ rareComponents: -1 }, 'rareComponents'], [{ rareComponents: 1.5 }, 'rareComponents'],
     ] as const) {
       await assert.rejects(fitQuadraticMixtureKrylov(net, mix, opts as never), (e: unknown) => e instanceof InvalidArgumentError && (e as Error).message.includes(name));
     }

@@ -18,13 +18,11 @@
  * - Right-hand side, per component (Stein's lemma to second order): E[f (x − μ)] = Σ E[∇f] and
  *   E[f (x − μ)(x − μ)ᵀ] = Σ E[∇²f] Σ + E f·Σ, with E[∇²f_o] = 2Γ_o taken from the factored single-Gaussian fit
  *   (Σ Γ_o Σ = (DΣ)ᵀ Y_o with D the hidden directions), never a dense h·d² object.
- * - Preconditioner: the operator of the pooled Gaussian N(μ̄, Σ̄) (the mixture's mean and covariance), inverted in
- *   closed form in Hermite coordinates y = x − μ̄: with the dual moments g = (m0, m1 − μ̄ m0, R),
- *   R = M2 − μ̄m1ᵀ − m1μ̄ᵀ + μ̄μ̄ᵀm0 − m0Σ̄, the coefficients are d = Σ̄⁻¹(m1 − μ̄ m0), S = ½Σ̄⁻¹RΣ̄⁻¹ and
- *   c = m0 − tr(SΣ̄), converted back by a = c − dᵀμ̄ + μ̄ᵀSμ̄, b = d − 2Sμ̄ ('pooled'). The default,
- *   'scaled-pooled', replaces S = ½Σ̄⁻¹RΣ̄⁻¹ by S = ½ D∘(Σ̄⁻¹(D∘R)Σ̄⁻¹) with D_ij = (E_0[y_i²y_j²]/E_mix[y_i²y_j²])^½:
- *   a symmetric two-sided rescaling of the quadratic block that matches the mixture's fourth moments pixel pair by
- *   pixel pair. Both are exact when K = 1 (one iteration).
+ * - Preconditioner (pooledPreconditioner.ts): the operator of the pooled Gaussian N(μ̄, Σ̄) (the mixture's mean and
+ *   covariance), inverted in closed form in Hermite coordinates y = x − μ̄ ('pooled'; exact when K = 1). The default,
+ *   'scaled-pooled', rescales its quadratic block to the mixture's fourth moments pixel pair by pixel pair, and
+ *   coordinates that vary in at most `rareComponents` (default 3) of the components get an exactly modelled row
+ *   block each (MNIST: 104 border pixels).
  * - Deflation: the pooled inverse is wrapped in an A-DEF2 deflation (Tang, Nabben, Vuik & Erlangga 2009) whose
  *   coarse problem is solved exactly at every iteration. The pooled Gaussian gets the mixture's moments wrong mostly
  *   through the spread of the class means: it makes affine and centred quadratic parts orthogonal, which the mean
@@ -36,25 +34,31 @@
  *   Every (re)start first applies the exact coarse correction.
  * - Convergence (measured with bench/mixture.ts, native backend, 2 cores):
  *   - d = 196 (MNIST 14×14, random 196→256→10 ReLU, Σ_k + 1e-6·I), operator applications to 1e-8 (seconds):
- *     'scaled-pooled' — none 150 (28.2 s), affine 97 (17.8 s), mean 66 (16.4 s); 'pooled' — affine 324 (52.6 s),
- *     mean 249 (47.4 s).
- *   - d = 784 (quick preset's last checkpoint, Σ_k + 1e-6·I), mean-direction deflation: 'scaled-pooled' reaches
- *     1e-8 after 166 applications (per output 101–165), 2.1e-6 at 180 s (35 applications, with the old 40 s
- *     generic coarse assembly), 2.9e-7 after 60 and 3.6e-8 after 120; 'pooled' 6.4e-7 after 60 and 1.3e-7 after
- *     120. Without deflation ('pooled') 1.2e-4 at 180 s; with the affine space 1.6e-5. About 3.4 s per block
- *     iteration: operator ≈ 2.0 s (1.4 s of it GEMMs), scaled-pooled inverse 0.5 s, coarse correction 0.6 s.
+ *     default (scaled-pooled, row blocks, mean deflation) 63 (14.3 s); before the row blocks: 'scaled-pooled' —
+ *     none 150 (28.2 s), affine 97 (17.8 s), mean 66 (16.4 s); 'pooled' — affine 324 (52.6 s), mean 249 (47.4 s).
+ *   - d = 784 (quick preset's last checkpoint, Σ_k + 1e-6·I), mean-direction deflation, block solve to 1e-8:
+ *     default ('scaled-pooled' with the rare-coordinate row blocks, 104 of them) 105 applications (per output
+ *     76–104), 351 s including ≈ 14 s of setup, ≈ 3.9 s per full block iteration, 6.2e-7 at 180 s, peak RSS
+ *     2.08 GiB; without the row blocks (rareComponents 0) 168 applications (per output 101–167), 434 s, ≈ 3.3 s per
+ *     iteration, 4.2e-7 at 180 s, 1.55 GiB; 'pooled' without row blocks 6.4e-7 after 60 and 1.3e-7 after 120
+ *     applications. Without deflation ('pooled') 1.2e-4 at 180 s; with the affine space 1.6e-5. One block iteration:
+ *     operator ≈ 2.0 s (1.4 s of it GEMMs), preconditioner 0.5 s (0.6–0.8 s with the row blocks), coarse correction
+ *     0.6 s.
  *   Why the last decades are slow (Lanczos values from single-output PCG at d = 784): the top of the
  *   preconditioned spectrum is a few outliers found within 20 iterations (43 with 'pooled', 14.6 with
  *   'scaled-pooled'); what keeps CG going is a dense bottom, Ritz values still falling through 2–3e-3 after 200
  *   iterations. The bottom Ritz vectors are quadratics u(x)·v(x) of pixel groups that no class lights together
  *   (e.g. u on the bottom row, lit only by 7s and 9s, and v on top pixels no 7 lights), whose mixture moments come
- *   from the 1e-6 ridge and from rare digits, far below the pooled Gaussian's. The ridge is what sets the rate:
- *   with Σ_k + 1e-4·I the same single-output solve reaches 1e-8 in 60 iterations instead of 145 (at 1e-4-level
- *   residuals the two ridges look alike, which once suggested otherwise). Tried against it without a gain (code in
- *   notes/attic): a class-adapted inverse in whitened coordinates (exclusive class subspaces X_c with S ↦ S M_c on
- *   X_c × rest, Hadamard weights on X × X), and a Jacobi block on the pixel pairs whose mixture moment is below
- *   2–10 % of the pooled one (bottom Ritz value ×4, but the top rose to 44–91). Pairs never lit together in any
- *   class at all carry only 1–2 % of the bottom Ritz vectors' energy, so a coarse space of them would not help.
+ *   from the 1e-6 ridge and from rare digits, far below the pooled Gaussian's. With Σ_k + 1e-4·I the same
+ *   single-output solve reaches 1e-8 in 60 iterations instead of 145 (at 1e-4-level residuals the two ridges look
+ *   alike, which once suggested otherwise). The rare-coordinate row blocks (pooledPreconditioner.ts) model exactly
+ *   the rows of such border pixels and take the single-output count to ≈ 97; what remains are the same products
+ *   for pixels lit in more classes, where a row model loses to the pooled one. Tried against it without a gain:
+ *   a class-adapted inverse in whitened coordinates (exclusive class subspaces
+ *   X_c with S ↦ S M_c on X_c × rest, Hadamard weights on X × X), a Jacobi block on the pixel pairs whose mixture
+ *   moment is below 2–10 % of the pooled one (bottom Ritz value ×4, but the top rose to 44–91), and adding the top
+ *   class-exclusive whitened directions to the mean-direction coarse space (J = 17: no change). Pairs never lit
+ *   together in any class at all carry only 1–2 % of the bottom Ritz vectors' energy.
  *   Also tried and measured without a wall-clock gain: Hadamard (Jacobi) preconditioners in the pooled,
  *   jointly-diagonalised (JADE) and pixel bases, additive per-class inverses, two-group generalised-eigenvector
  *   inverses, a coarse space of top pooled PCs, an A-DEF2 deflation of the top 9–40 principal directions of every
@@ -84,6 +88,7 @@ import { Gaussian, GaussianMixture } from '../inputModel.js';
 import type { Network } from '../network.js';
 import { inputDim, outputDim } from '../network.js';
 import { PolynomialApproximant, type FactoredGamma } from '../result.js';
+import { DEFAULT_RARE_COMPONENTS, pooledGaussianPreconditioner, type MixturePreconditioner } from './pooledPreconditioner.js';
 import { affineDeflation, MEAN_DEFLATION_MAX_DIM, meanDirectionCoarseDim, meanDirectionDeflation } from './coarseDeflation.js';
 import { fitLinearGaussian, fitQuadraticGaussian, outputMean } from './gaussian.js';
 import {
@@ -92,6 +97,7 @@ import {
 } from './quadraticBlock.js';
 
 export { quadraticBlockGram, zeroQuadraticBlock, type MomentOperator, type MomentPreconditioner, type QuadraticBlock };
+export { DEFAULT_RARE_COMPONENTS, pooledGaussianPreconditioner, rareCoordinates, type MixturePreconditioner } from './pooledPreconditioner.js';
 
 /** Default stopping tolerance on the relative residual ‖r − Aθ‖/‖r‖ of every output. */
 export const DEFAULT_KRYLOV_TOL = 1e-8;
@@ -102,9 +108,6 @@ export const AUTO_RIDGE_RELATIVE = 1e-6;
 
 /** Coarse-space deflations of {@link fitQuadraticMixtureKrylov} (see {@link MixtureKrylovOptions.deflation}). */
 export type MixtureDeflation = 'auto' | 'mean' | 'affine' | 'none';
-
-/** Preconditioners of {@link fitQuadraticMixtureKrylov}. */
-export type MixturePreconditioner = 'scaled-pooled' | 'pooled';
 
 export interface MixtureKrylovOptions {
   /** Stop when every output's relative residual ‖r − Aθ‖/‖r‖ is at most this. Default 1e-8. */
@@ -130,10 +133,16 @@ export interface MixtureKrylovOptions {
   ridge?: number | 'auto';
   /**
    * Default 'scaled-pooled' (the pooled-Gaussian inverse with the fourth-moment rescaling of the quadratic block;
-   * to 1e-8 at d = 784 it needs 166 operator applications where 'pooled' is still at 1.1e-7 after 130); 'pooled'
-   * without the rescaling.
+   * without the row blocks it needs 168 operator applications to 1e-8 at d = 784, where 'pooled' is still at 1.3e-7
+   * after 120); 'pooled' without the rescaling.
    */
   preconditioner?: MixturePreconditioner;
+  /**
+   * Coordinates that vary in at least one and at most this many components (and not in all) get their own row block
+   * in the preconditioner, modelled exactly (pooledPreconditioner.ts): MNIST's border pixels, whose products with the
+   * pixels their classes leave dark set the late convergence rate. Default 3; 0 turns it off.
+   */
+  rareComponents?: number;
   /**
    * Coarse-space deflation of the preconditioner (A-DEF2; the coarse problem is solved exactly at every iteration):
    * 'mean' — the affine functions plus the quadratics x·(δᵀx) along the class-mean directions δ (coarseDeflation.ts;
@@ -487,154 +496,6 @@ function addDecoupledBlock(x: QuadraticBlock, out: QuadraticBlock, Abar: Int32Ar
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The pooled-Gaussian preconditioner
-
-
-/**
- * The inverse of the pooled Gaussian's moment operator (optionally with the fourth-moment rescaling of the
- * quadratic block, see the module documentation), in closed form.
- *
- * @throws NotPositiveDefiniteError if the pooled covariance is singular (use a ridge)
- */
-export function pooledGaussianPreconditioner(
-  mix: GaussianMixture, kind: MixturePreconditioner = 'scaled-pooled', backend: LinAlgBackend = getBackend(),
-): MomentPreconditioner {
-  const d = mix.dim;
-  const mu = mix.mean();
-  const cov = mix.covariance();
-  const { values, vectors } = eigh(cov);
-  const lmax = values[d - 1]!;
-  if (!(values[0]! > 1e-14 * lmax)) {
-    throw new NotPositiveDefiniteError(
-      `the pooled covariance of the mixture is singular (smallest eigenvalue ${values[0]!.toExponential(3)}, largest ${lmax.toExponential(3)}); pass ridge > 0 (or 'auto')`,
-    );
-  }
-  // Σ̄⁻¹ = V diag(1/λ) Vᵀ.
-  const VL = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) VL[i * d + j] = vectors.data[i * d + j]! / values[j]!;
-  const covInv = new Float64Array(d * d);
-  backend.dgemm(false, true, d, d, d, 1, VL, vectors.data, 0, covInv);
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j < i; j++) {
-      const m = 0.5 * (covInv[i * d + j]! + covInv[j * d + i]!);
-      covInv[i * d + j] = m;
-      covInv[j * d + i] = m;
-    }
-  }
-  const scale = kind === 'scaled-pooled' ? fourthMomentScaling(mix, mu, cov.data) : null;
-  const scratch: PreconditionerScratch = { R: new Float64Array(0), Y: new Float64Array(0) };
-  return { apply: (m) => applyPooledInverse(mu, cov.data, covInv, scale, m, scratch, backend) };
-}
-
-/**
- * D_ij = (E_0[y_i²y_j²] / E_mix[y_i²y_j²])^½ with y = x − μ̄, E_0 under the pooled Gaussian (Σ̄_iiΣ̄_jj + 2Σ̄_ij²) and
- * E_mix = Σ_k π_k [(Σ_k,ii + m_i²)(Σ_k,jj + m_j²) + 2Σ_k,ij² + 4 m_i m_j Σ_k,ij], m = μ_k − μ̄ (Isserlis).
- */
-function fourthMomentScaling(mix: GaussianMixture, mu: Float64Array, pooledCov: Float64Array): Float64Array {
-  const d = mix.dim;
-  const mixture = new Float64Array(d * d);
-  const m = new Float64Array(d);
-  const diag = new Float64Array(d);
-  mix.components.forEach((g, k) => {
-    const w = mix.weights[k]!;
-    if (w === 0) return;
-    const S = g.covariance().data;
-    for (let i = 0; i < d; i++) {
-      m[i] = g.mean[i]! - mu[i]!;
-      diag[i] = S[i * d + i]! + m[i]! * m[i]!;
-    }
-    for (let i = 0; i < d; i++) {
-      for (let j = 0; j < d; j++) {
-        const sij = S[i * d + j]!;
-        mixture[i * d + j]! += w * (diag[i]! * diag[j]! + 2 * sij * sij + 4 * m[i]! * m[j]! * sij);
-      }
-    }
-  });
-  const D = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j < d; j++) {
-      const sij = pooledCov[i * d + j]!;
-      const pooled = pooledCov[i * d + i]! * pooledCov[j * d + j]! + 2 * sij * sij;
-      // The mixture moment is positive whenever the pooled covariance is definite; the floor only guards rounding.
-      D[i * d + j] = Math.sqrt(pooled / Math.max(mixture[i * d + j]!, 1e-300));
-    }
-  }
-  return D;
-}
-
-/** Work arrays of the preconditioner (o·d² doubles each), grown as needed and reused. */
-interface PreconditionerScratch {
-  R: Float64Array;
-  Y: Float64Array;
-}
-
-async function applyPooledInverse(
-  mu: Float64Array, cov: Float64Array, covInv: Float64Array, scale: Float64Array | null, m: QuadraticBlock,
-  scratch: PreconditionerScratch, backend: LinAlgBackend,
-): Promise<QuadraticBlock> {
-  const d = m.dim;
-  const s = m.count;
-  const d2 = d * d;
-  const out = zeroQuadraticBlock(s, d);
-  if (s === 0) return out;
-  if (scratch.R.length < s * d2) {
-    scratch.R = new Float64Array(s * d2);
-    scratch.Y = new Float64Array(s * d2);
-  }
-  const { R, Y } = scratch;
-  // Linear part: dvec_q = Σ̄⁻¹(m1_q − μ̄ m0_q).
-  const g1 = new Float64Array(s * d);
-  for (let q = 0; q < s; q++) for (let i = 0; i < d; i++) g1[q * d + i] = m.b[q * d + i]! - mu[i]! * m.a[q]!;
-  const dvec = new Float64Array(s * d);
-  backend.dgemm(false, false, s, d, d, 1, g1, covInv, 0, dvec);
-  // Quadratic part: S_q = ½ D∘(Σ̄⁻¹ (D∘R_q) Σ̄⁻¹) (D = 1 for the plain pooled inverse).
-  centeredSecondMoments(m, mu, cov, scale, R);
-  await backend.dgemmAsync(false, false, s * d, d, d, 1, R, covInv, 0, Y);
-  for (let q = 0; q < s; q++) {
-    await backend.dgemmAsync(true, false, d, d, d, 0.5, Y.subarray(q * d2, (q + 1) * d2), covInv, 0, out.S.subarray(q * d2, (q + 1) * d2));
-  }
-  if (scale !== null) for (let q = 0; q < s; q++) for (let i = 0; i < d2; i++) out.S[q * d2 + i]! *= scale[i]!;
-  symmetrizeBlock(out);
-  // Constant c = m0 − tr(SΣ̄), then back to monomial coefficients a = c − dᵀμ̄ + μ̄ᵀSμ̄, b = d − 2Sμ̄.
-  const Smu = new Float64Array(s * d);
-  backend.dgemm(false, false, s * d, 1, d, 1, out.S, mu, 0, Smu);
-  for (let q = 0; q < s; q++) {
-    let trSC = 0;
-    for (let i = 0; i < d2; i++) trSC += out.S[q * d2 + i]! * cov[i]!;
-    const c = m.a[q]! - trSC;
-    let dmu = 0;
-    let muSmu = 0;
-    for (let i = 0; i < d; i++) {
-      dmu += dvec[q * d + i]! * mu[i]!;
-      muSmu += mu[i]! * Smu[q * d + i]!;
-      out.b[q * d + i] = dvec[q * d + i]! - 2 * Smu[q * d + i]!;
-    }
-    out.a[q] = c - dmu + muSmu;
-  }
-  return out;
-}
-
-/** R_q = D∘(M2_q − μ̄m1ᵀ − m1μ̄ᵀ + μ̄μ̄ᵀm0 − m0Σ̄): the centred Hermite moments of the quadratic block, rescaled. */
-function centeredSecondMoments(m: QuadraticBlock, mu: Float64Array, cov: Float64Array, scale: Float64Array | null, R: Float64Array): void {
-  const d = m.dim;
-  const d2 = d * d;
-  for (let q = 0; q < m.count; q++) {
-    const m0 = m.a[q]!;
-    const off = q * d2;
-    const boff = q * d;
-    for (let i = 0; i < d; i++) {
-      const m1i = m.b[boff + i]!;
-      const mui = mu[i]!;
-      const row = i * d;
-      for (let j = 0; j < d; j++) {
-        R[off + row + j] = m.S[off + row + j]! - mui * m.b[boff + j]! - m1i * mu[j]! + mui * mu[j]! * m0 - m0 * cov[row + j]!;
-      }
-      if (scale !== null) for (let j = 0; j < d; j++) R[off + row + j]! *= scale[row + j]!;
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 // Right-hand side
 
 /**
@@ -942,6 +803,7 @@ export function ridgedMixture(mix: GaussianMixture, eps: number): GaussianMixtur
 
 function checkOptions(opts: MixtureKrylovOptions): {
   tol: number; maxIterations: number; maxSeconds: number; preconditioner: MixturePreconditioner; deflation: MixtureDeflation;
+  rareComponents: number;
 } {
   const tol = opts.tol ?? DEFAULT_KRYLOV_TOL;
   if (typeof tol !== 'number' || !(tol > 0 && tol < 1)) throw new InvalidArgumentError(`tol must be a number in (0, 1), got ${String(tol)}`);
@@ -959,7 +821,11 @@ function checkOptions(opts: MixtureKrylovOptions): {
   if (deflation !== 'auto' && deflation !== 'affine' && deflation !== 'mean' && deflation !== 'none') {
     throw new InvalidArgumentError(`deflation must be 'auto', 'mean', 'affine' or 'none', got ${String(deflation)}`);
   }
-  return { tol, maxIterations, maxSeconds, preconditioner, deflation };
+  const rareComponents = opts.rareComponents ?? DEFAULT_RARE_COMPONENTS;
+  if (!Number.isInteger(rareComponents) || rareComponents < 0) {
+    throw new InvalidArgumentError(`rareComponents must be a non-negative integer, got ${String(rareComponents)}`);
+  }
+  return { tol, maxIterations, maxSeconds, preconditioner, deflation, rareComponents };
 }
 
 /**
@@ -982,12 +848,12 @@ export async function fitQuadraticMixtureKrylov(
   if (inputDim(net) !== mix.dim) {
     throw new ShapeError(`the network takes ${inputDim(net)} inputs but the mixture has dimension ${mix.dim}`);
   }
-  const { tol, maxIterations, maxSeconds, preconditioner, deflation: asked } = checkOptions(opts);
+  const { tol, maxIterations, maxSeconds, preconditioner, deflation: asked, rareComponents } = checkOptions(opts);
   const backend = opts.backend ?? getBackend();
   const eps = mixtureRidge(mix, opts.ridge ?? 'auto');
   const model = ridgedMixture(mix, eps);
   const op = mixtureMomentOperator(model, backend);
-  const pooled = pooledGaussianPreconditioner(model, preconditioner, backend);
+  const pooled = pooledGaussianPreconditioner(model, { kind: preconditioner, rareComponents }, backend);
   const deflation = asked === 'auto' ? (meanDirectionCoarseDim(model) <= MEAN_DEFLATION_MAX_DIM ? 'mean' : 'affine') : asked;
   const deflated = deflation === 'affine' ? await affineDeflation(model, pooled, backend)
     : deflation === 'mean' ? await meanDirectionDeflation(model, pooled, backend) : null;
