@@ -312,6 +312,9 @@ describe('rare-coordinate row blocks', () => {
     assert.deepEqual(rareCoordinates(mix, 3), [0, 1]);
     assert.deepEqual(rareCoordinates(mix, 1), [0]);
     assert.deepEqual(rareCoordinates(mix, 0), []);
+    // A memory budget of one row block keeps the coordinate varying in the fewest components.
+    assert.deepEqual(rareCoordinates(mix, 3, 8 * d * d), [0]);
+    assert.deepEqual(rareCoordinates(mix, 3, 8 * d * d - 1), []);
     assert.deepEqual(rareCoordinates(new GaussianMixture(Float64Array.of(1), [comps[1]!]), 3), []);
     assert.equal(pooledGaussianPreconditioner(mix).rareCoordinates, 2);
     assert.equal(pooledGaussianPreconditioner(mix, { rareComponents: 0 }).rareCoordinates, 0);

@@ -119,11 +119,15 @@ function symmetricInverse(
   return inv;
 }
 
+/** Memory the row blocks may take (8·d² bytes each); beyond it the coordinates varying in the fewest components win. */
+export const RARE_ROWS_MAX_BYTES = 2 ** 30;
+
 /**
  * The coordinates that vary (have a non-zero covariance off the diagonal) in at least one and at most `limit` of
- * the components with positive weight, and in fewer than all of them.
+ * the components with positive weight, and in fewer than all of them; at most maxBytes / (8·d²) of them, those
+ * varying in the fewest components first (ties by index). Sorted.
  */
-export function rareCoordinates(mix: GaussianMixture, limit: number): number[] {
+export function rareCoordinates(mix: GaussianMixture, limit: number, maxBytes = RARE_ROWS_MAX_BYTES): number[] {
   if (!Number.isInteger(limit) || limit < 0) throw new InvalidArgumentError(`rareComponents must be a non-negative integer, got ${String(limit)}`);
   const d = mix.dim;
   const comps = mix.components.filter((_, k) => mix.weights[k]! > 0);
@@ -142,7 +146,9 @@ export function rareCoordinates(mix: GaussianMixture, limit: number): number[] {
   }
   const out: number[] = [];
   for (let i = 0; i < d; i++) if (count[i]! >= 1 && count[i]! <= limit && count[i]! < K) out.push(i);
-  return out;
+  const cap = Math.floor(maxBytes / (8 * d * d));
+  if (out.length <= cap) return out;
+  return out.sort((a, b) => count[a]! - count[b]! || a - b).slice(0, cap).sort((a, b) => a - b);
 }
 
 /**
