@@ -34,8 +34,7 @@
 import { InvalidArgumentError, NotPositiveDefiniteError } from '../../errors.js';
 import type { LinAlgBackend } from '../../linalg/backend.js';
 import { getBackend } from '../../linalg/index.js';
-import { Matrix } from '../../linalg/matrix.js';
-import { eigh, solveSPD } from '../../linalg/ops.js';
+import { eigh } from '../../linalg/ops.js';
 import type { GaussianMixture } from '../inputModel.js';
 import { symmetrizeBlock, zeroQuadraticBlock, type MomentPreconditioner, type QuadraticBlock } from './quadraticBlock.js';
 
@@ -79,7 +78,7 @@ export function pooledGaussianPreconditioner(
       `the pooled covariance of the mixture is singular (smallest eigenvalue ${values[0]!.toExponential(3)}, largest ${lmax.toExponential(3)}); pass ridge > 0 (or 'auto')`,
     );
   }
-  const covInv = symmetricInverse(cov.data, d, backend, { values: values, vectors: vectors.data });
+  const covInv = inverseFromEigen(values, vectors.data, d, backend);
   const scale = (opts.kind ?? 'scaled-pooled') === 'scaled-pooled' ? fourthMomentScaling(mix, mu, cov.data) : null;
   const rare = rareCoordinates(mix, opts.rareComponents ?? DEFAULT_RARE_COMPONENTS);
   const quadratic = rare.length === 0
@@ -95,20 +94,12 @@ export function pooledGaussianPreconditioner(
   };
 }
 
-/** Σ⁻¹ for an SPD Σ, from its eigendecomposition (or by Cholesky solves when none is given), symmetrised. */
-function symmetricInverse(
-  S: Float64Array, n: number, backend: LinAlgBackend, eig?: { values: Float64Array; vectors: Float64Array },
-): Float64Array {
+/** V diag(1/λ) Vᵀ (V [n, n] the eigenvectors as columns), symmetrised. */
+function inverseFromEigen(values: Float64Array, vectors: Float64Array, n: number, backend: LinAlgBackend): Float64Array {
   const inv = new Float64Array(n * n);
-  if (eig !== undefined) {
-    const VL = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) VL[i * n + j] = eig.vectors[i * n + j]! / eig.values[j]!;
-    backend.dgemm(false, true, n, n, n, 1, VL, eig.vectors, 0, inv);
-  } else {
-    const I = new Matrix(n, n);
-    for (let i = 0; i < n; i++) I.data[i * n + i] = 1;
-    inv.set(solveSPD(new Matrix(n, n, S.slice()), I, { backend }).data);
-  }
+  const VL = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) VL[i * n + j] = vectors[i * n + j]! / values[j]!;
+  backend.dgemm(false, true, n, n, n, 1, VL, vectors, 0, inv);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < i; j++) {
       const m = 0.5 * (inv[i * n + j]! + inv[j * n + i]!);
@@ -227,7 +218,12 @@ function splitQuadratic(
     for (let a = 0; a < c; a++) for (let b = 0; b < c; b++) out[a * c + b] = A[common[a]! * d + common[b]!]!;
     return out;
   };
-  const common2 = c > 0 ? sandwich(symmetricInverse(pick(pooledCov), c, backend), scale === null ? null : pick(scale), c, backend) : null;
+  let commonBlock: QuadraticInverse | null = null;
+  if (c > 0) {
+    const ccInv = pick(pooledCov);
+    invertBlocksInPlace(ccInv, 1, c, () => 'the pooled covariance of the common coordinates', backend);
+    commonBlock = sandwich(ccInv, scale === null ? null : pick(scale), c, backend);
+  }
   const rows = rareRowCovariances(mix, mu, pooledCov, rare, backend);
   invertBlocksInPlace(rows, rare.length, d, (t) => `the row model of rare coordinate ${rare[t]}`, backend);
   let Rc = new Float64Array(0);
@@ -237,7 +233,7 @@ function splitQuadratic(
       const d2 = d * d;
       const c2 = c * c;
       out.fill(0, 0, s * d2);
-      if (common2 !== null) {
+      if (commonBlock !== null) {
         if (Rc.length < s * c2) {
           Rc = new Float64Array(s * c2);
           Sc = new Float64Array(s * c2);
@@ -248,7 +244,7 @@ function splitQuadratic(
             for (let b = 0; b < c; b++) Rc[q * c2 + a * c + b] = R[from + common[b]!]!;
           }
         }
-        await common2.apply(Rc, s, Sc);
+        await commonBlock.apply(Rc, s, Sc);
         for (let q = 0; q < s; q++) {
           for (let a = 0; a < c; a++) {
             const to = q * d2 + common[a]! * d;
