@@ -30,7 +30,7 @@
  * level of a backward-stable eigensolver), so both routes report the same nonzero spectrum.
  */
 import { InvalidArgumentError, ShapeError } from '../errors.js';
-import { Matrix, assertFinite } from '../linalg/matrix.js';
+import { Matrix, assertFinite, symmetrizeInPlace } from '../linalg/matrix.js';
 import { eigh, matmul, svd } from '../linalg/ops.js';
 import type { FactoredGamma, PolynomialApproximant } from '../approx/result.js';
 
@@ -164,23 +164,12 @@ export function hiddenSpaceEigen(D: Matrix, M: Matrix, opts: { rcond?: number } 
   const US = new Matrix(r, p);
   for (let i = 0; i < r; i++) for (let j = 0; j < p; j++) US.data[i * p + j] = U.data[i * pFull + j]! * S[j]!;
   const K = matmul(US, matmul(M, US), { transA: true });
-  symmetrizeInPlace(K);
+  symmetrizeInPlace(K.data, K.rows);
   const { values, vectors: Z } = eigh(K);
   // Eigenvectors of Γ: V[:, :p] · Z = (Vt[:p, :])ᵀ Z.
   const Vp = new Matrix(p, d, Vt.data.slice(0, p * d));
   const vectors = matmul(Vp, Z, { transA: true });
   return { values, vectors };
-}
-
-function symmetrizeInPlace(A: Matrix): void {
-  const n = A.rows;
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < i; j++) {
-      const m = 0.5 * (A.data[i * n + j]! + A.data[j * n + i]!);
-      A.data[i * n + j] = m;
-      A.data[j * n + i] = m;
-    }
-  }
 }
 
 /** Result of {@link gammaEigen}. */

@@ -17,7 +17,7 @@ import { InvalidArgumentError, ShapeError } from '../errors.js';
 import { Gaussian, GaussianMixture } from '../approx/inputModel.js';
 import type { LinAlgBackend } from '../linalg/backend.js';
 import { getBackend } from '../linalg/index.js';
-import { Matrix, type Matrix32 } from '../linalg/matrix.js';
+import { Matrix, symmetrizeInPlace, type Matrix32 } from '../linalg/matrix.js';
 import { writeNpz } from '../formats/npz.js';
 import { writeSafetensorsFile } from '../formats/safetensors.js';
 import type { WritableTensor } from '../formats/tensor.js';
@@ -78,13 +78,7 @@ export function sampleMoments(x: Matrix32 | Matrix, rows?: ArrayLike<number>, ba
     backend.dgemm(true, false, d, d, m, 1 / (n - 1), chunk, chunk, start === 0 ? 0 : 1, cov);
   }
   // Blocked GEMM may round (i, j) and (j, i) differently; the average is exactly symmetric.
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j < i; j++) {
-      const v = 0.5 * (cov[i * d + j]! + cov[j * d + i]!);
-      cov[i * d + j] = v;
-      cov[j * d + i] = v;
-    }
-  }
+  symmetrizeInPlace(cov, d);
   return { n, mean, cov: new Matrix(d, d, cov) };
 }
 

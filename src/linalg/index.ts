@@ -18,7 +18,7 @@ import type { LinAlgBackend } from './backend.js';
 import { createJsBackend } from './js.js';
 import { loadNativeBackend } from './native.js';
 
-export { Matrix, Matrix32, assertFinite, assertSquare } from './matrix.js';
+export { Matrix, Matrix32, assertFinite, assertSquare, symmetrizeInPlace } from './matrix.js';
 export type { BackendName, LinAlgBackend } from './backend.js';
 export { createJsBackend } from './js.js';
 export * from './ops.js';

@@ -134,6 +134,20 @@ export class Matrix32 {
   }
 }
 
+/**
+ * Replaces the row-major n×n block at `offset` of `data` by (A + Aᵀ)/2. Products computed by blocked GEMMs or
+ * factorisations round (i, j) and (j, i) differently; the average is exactly symmetric.
+ */
+export function symmetrizeInPlace(data: Float64Array, n: number, offset = 0): void {
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < i; j++) {
+      const v = 0.5 * (data[offset + i * n + j]! + data[offset + j * n + i]!);
+      data[offset + i * n + j] = v;
+      data[offset + j * n + i] = v;
+    }
+  }
+}
+
 /** Throws `NonFiniteError` naming `what` if any entry is NaN or infinite. */
 export function assertFinite(data: ArrayLike<number>, what: string): void {
   for (let i = 0; i < data.length; i++) {

@@ -23,7 +23,7 @@ import {
   SingularMatrixError,
 } from '../errors.js';
 import type { LinAlgBackend } from './backend.js';
-import { Matrix, Matrix32 } from './matrix.js';
+import { Matrix, Matrix32, symmetrizeInPlace } from './matrix.js';
 import { getBackend } from './index.js';
 
 /** Options shared by every operation. */
@@ -700,13 +700,7 @@ function symmetricFromEigen(vectors: Matrix, weights: Float64Array, backend: Lin
     }
   }
   const out = matmul(scaled, plain, { transB: true, backend });
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < i; j++) {
-      const mean = 0.5 * (out.data[i * n + j]! + out.data[j * n + i]!);
-      out.data[i * n + j] = mean;
-      out.data[j * n + i] = mean;
-    }
-  }
+  symmetrizeInPlace(out.data, n);
   return out;
 }
 

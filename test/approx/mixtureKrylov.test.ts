@@ -400,15 +400,6 @@ describe('mean-direction deflation', () => {
   const op = mixtureMomentOperator(mix);
   const coarse = meanDirectionCoarseForTests(mix, getBackend());
   const J = 3;
-  const maxRel = (x: Float64Array, y: Float64Array): number => {
-    let num = 0;
-    let den = 0;
-    for (let i = 0; i < x.length; i++) {
-      num = Math.max(num, Math.abs(x[i]! - y[i]!));
-      den = Math.max(den, Math.abs(y[i]!));
-    }
-    return num / den;
-  };
 
   test('coarse dimension 1 + d + d·J with J = K − 1 mean directions; Φ and Φᵀ are adjoint', () => {
     assert.equal(coarse.n, 1 + d + d * J);
@@ -426,7 +417,7 @@ describe('mean-direction deflation', () => {
 
   test('the restricted operator equals Φᵀ applied to the full operator', async () => {
     const x = randomBlock(rng, 3, d);
-    const rel = maxRel(await coarse.restrictedOperator(x), coarse.restrict(await op.apply(x)));
+    const rel = relErr(await coarse.restrictedOperator(x), coarse.restrict(await op.apply(x)));
     assert.ok(rel < 1e-12, `relative difference ${rel}`);
   });
 
@@ -437,7 +428,7 @@ describe('mean-direction deflation', () => {
     const unit = new Float64Array(n * n);
     for (let v = 0; v < n; v++) unit[v * n + v] = 1;
     const columns = coarse.restrict(await op.apply(coarse.lift(unit, n)));
-    const rel = maxRel(E, columns);
+    const rel = relErr(E, columns);
     assert.ok(rel < 1e-12, `relative difference ${rel}`);
   });
 
@@ -458,7 +449,7 @@ describe('mean-direction deflation', () => {
     const defl = await meanDirectionDeflation(mix, pooledGaussianPreconditioner(mix), getBackend());
     const r = randomBlock(rng, 2, d);
     const z = await defl.apply(r);
-    const rel = maxRel(coarse.restrict(await op.apply(z)), coarse.restrict(r));
+    const rel = relErr(coarse.restrict(await op.apply(z)), coarse.restrict(r));
     assert.ok(rel < 1e-9, `relative difference ${rel}`);
   });
 });

@@ -27,21 +27,20 @@
  *
  *     E[x xᵀ p] D = 2ΣSY + E p·(Y + μνᵀ) + μ (Yᵀu)ᵀ + g νᵀ,
  *
- * where for S = sym(D Cᵀ): tr(SΣ) = ⟨C, Y⟩, 2Sμ = D(Cᵀμ) + Cν, μᵀSμ = νᵀ(Cᵀμ) and 2ΣSY = Y (CᵀY) + (ΣC) Z.
- * The coarse matrix E = ΦᵀAΦ itself is the Gaussian Gram matrix of the coarse functions, in closed form
- * ({@link assembleCoarseMatrix}), factored once and kept as row panels for the blocked triangular solves
- * (linalg/packedCholesky.ts).
+ * the restricted operator ΦᵀA of the deflated preconditioner, without d×d×d products. The coarse matrix E = ΦᵀAΦ
+ * itself is the Gaussian Gram matrix of the coarse functions, in closed form ({@link assembleCoarseMatrix}), factored
+ * once and kept as row panels for the blocked triangular solves (linalg/packedCholesky.ts).
  *
  * Measured (bench/mixture.ts, native, 2 cores): MNIST 14×14 (d = 196, scaled-pooled base) reaches 1e-8 in 66
  * operator applications with the mean-direction space, 97 with the affine one and 150 with none; at d = 784
  * (scaled-pooled base) the mean-direction space takes ≈ 8 s of setup (it took 40 s when E was assembled by applying
  * the coarse operator to the n unit vectors) and 0.6 s per iteration, and the solve reaches 1e-8 after 105 operator
- * applications (168 without the preconditioner's rare-coordinate row blocks); with the pooled base the residual at 180 s was 1.6e-6 with this space, 1.6e-5 with the affine one
- * and 1.2e-4 with none.
+ * applications (168 without the preconditioner's rare-coordinate row blocks); with the pooled base the residual at
+ * 180 s was 1.6e-6 with this space, 1.6e-5 with the affine one and 1.2e-4 with none.
  */
 import { NotPositiveDefiniteError } from '../../errors.js';
 import type { LinAlgBackend } from '../../linalg/backend.js';
-import { Matrix } from '../../linalg/matrix.js';
+import { Matrix, symmetrizeInPlace } from '../../linalg/matrix.js';
 import { eigh } from '../../linalg/ops.js';
 import { PackedCholesky } from '../../linalg/packedCholesky.js';
 import type { GaussianMixture } from '../inputModel.js';
@@ -146,13 +145,7 @@ export function affineDeflation(
 async function deflation(space: MeanSpace, base: MomentPreconditioner, backend: LinAlgBackend): Promise<DeflatedPreconditioner> {
   const { n } = space;
   const E = assembleCoarseMatrix(space, backend);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < i; j++) {
-      const v = 0.5 * (E[i * n + j]! + E[j * n + i]!);
-      E[i * n + j] = v;
-      E[j * n + i] = v;
-    }
-  }
+  symmetrizeInPlace(E, n);
   addKernelShift(space, E);
   try {
     await backend.dpotrfAsync(n, E);

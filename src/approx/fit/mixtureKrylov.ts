@@ -82,13 +82,14 @@
 import { ConvergenceError, InvalidArgumentError, NotPositiveDefiniteError, ShapeError } from '../../errors.js';
 import type { LinAlgBackend } from '../../linalg/backend.js';
 import { getBackend } from '../../linalg/index.js';
-import { Matrix } from '../../linalg/matrix.js';
+import { Matrix, symmetrizeInPlace } from '../../linalg/matrix.js';
 import { cholesky, eigh, solveSPD } from '../../linalg/ops.js';
 import { Gaussian, GaussianMixture } from '../inputModel.js';
 import type { Network } from '../network.js';
 import { inputDim, outputDim } from '../network.js';
 import { PolynomialApproximant, type FactoredGamma } from '../result.js';
-import { DEFAULT_RARE_COMPONENTS, pooledGaussianPreconditioner, type MixturePreconditioner } from './pooledPreconditioner.js';
+import { splitCoordinates } from './coordinateSplit.js';
+import { checkRareComponents, DEFAULT_RARE_COMPONENTS, pooledGaussianPreconditioner, type MixturePreconditioner } from './pooledPreconditioner.js';
 import { affineDeflation, MEAN_DEFLATION_MAX_DIM, meanDirectionCoarseDim, meanDirectionDeflation } from './coarseDeflation.js';
 import { fitLinearGaussian, fitQuadraticGaussian, outputMean } from './gaussian.js';
 import {
@@ -220,18 +221,6 @@ function indexRuns(idx: Int32Array): IndexRuns {
     }
   }
   return { start: Int32Array.from(start), length: Int32Array.from(length), offset: Int32Array.from(offset) };
-}
-
-/** Splits {0..d−1} into coordinates with some non-zero off-diagonal covariance and those without. */
-function splitCoordinates(cov: Float64Array, d: number): { coupled: Int32Array; decoupled: Int32Array } {
-  const coupled: number[] = [];
-  const decoupled: number[] = [];
-  for (let i = 0; i < d; i++) {
-    let isolated = true;
-    for (let j = 0; j < d && isolated; j++) if (j !== i && cov[i * d + j] !== 0) isolated = false;
-    (isolated ? decoupled : coupled).push(i);
-  }
-  return { coupled: Int32Array.from(coupled), decoupled: Int32Array.from(decoupled) };
 }
 
 function componentOperatorData(g: Gaussian, weight: number): ComponentOperatorData {
@@ -627,13 +616,7 @@ function orthonormalize(W: QuadraticBlock, backend: LinAlgBackend): QuadraticBlo
 /** Solves the small SPD system H Y = B (H [n, n], B [n, m], row-major). */
 function solveSmallSPD(H: Float64Array, n: number, B: Float64Array, m: number): Float64Array {
   const Hm = new Matrix(n, n, H.slice());
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < i; j++) {
-      const v = 0.5 * (Hm.data[i * n + j]! + Hm.data[j * n + i]!);
-      Hm.data[i * n + j] = v;
-      Hm.data[j * n + i] = v;
-    }
-  }
+  symmetrizeInPlace(Hm.data, n);
   return solveSPD(Hm, new Matrix(n, m, B)).data;
 }
 
@@ -821,10 +804,7 @@ function checkOptions(opts: MixtureKrylovOptions): {
   if (deflation !== 'auto' && deflation !== 'affine' && deflation !== 'mean' && deflation !== 'none') {
     throw new InvalidArgumentError(`deflation must be 'auto', 'mean', 'affine' or 'none', got ${String(deflation)}`);
   }
-  const rareComponents = opts.rareComponents ?? DEFAULT_RARE_COMPONENTS;
-  if (!Number.isInteger(rareComponents) || rareComponents < 0) {
-    throw new InvalidArgumentError(`rareComponents must be a non-negative integer, got ${String(rareComponents)}`);
-  }
+  const rareComponents = checkRareComponents(opts.rareComponents ?? DEFAULT_RARE_COMPONENTS);
   return { tol, maxIterations, maxSeconds, preconditioner, deflation, rareComponents };
 }
 

@@ -34,8 +34,10 @@
 import { InvalidArgumentError, NotPositiveDefiniteError } from '../../errors.js';
 import type { LinAlgBackend } from '../../linalg/backend.js';
 import { getBackend } from '../../linalg/index.js';
+import { symmetrizeInPlace } from '../../linalg/matrix.js';
 import { eigh } from '../../linalg/ops.js';
 import type { GaussianMixture } from '../inputModel.js';
+import { splitCoordinates } from './coordinateSplit.js';
 import { symmetrizeBlock, zeroQuadraticBlock, type MomentPreconditioner, type QuadraticBlock } from './quadraticBlock.js';
 
 /** Base preconditioners of the mixture solver. */
@@ -100,14 +102,14 @@ function inverseFromEigen(values: Float64Array, vectors: Float64Array, n: number
   const VL = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) VL[i * n + j] = vectors[i * n + j]! / values[j]!;
   backend.dgemm(false, true, n, n, n, 1, VL, vectors, 0, inv);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < i; j++) {
-      const m = 0.5 * (inv[i * n + j]! + inv[j * n + i]!);
-      inv[i * n + j] = m;
-      inv[j * n + i] = m;
-    }
-  }
+  symmetrizeInPlace(inv, n);
   return inv;
+}
+
+/** Returns `value` if it is a valid {@link PooledPreconditionerOptions.rareComponents} (a non-negative integer). */
+export function checkRareComponents(value: number): number {
+  if (!Number.isInteger(value) || value < 0) throw new InvalidArgumentError(`rareComponents must be a non-negative integer, got ${String(value)}`);
+  return value;
 }
 
 /** Memory the row blocks may take (8·d² bytes each); beyond it the coordinates varying in the fewest components win. */
@@ -119,22 +121,12 @@ export const RARE_ROWS_MAX_BYTES = 2 ** 30;
  * varying in the fewest components first (ties by index). Sorted.
  */
 export function rareCoordinates(mix: GaussianMixture, limit: number, maxBytes = RARE_ROWS_MAX_BYTES): number[] {
-  if (!Number.isInteger(limit) || limit < 0) throw new InvalidArgumentError(`rareComponents must be a non-negative integer, got ${String(limit)}`);
+  checkRareComponents(limit);
   const d = mix.dim;
   const comps = mix.components.filter((_, k) => mix.weights[k]! > 0);
   const K = comps.length;
   const count = new Int32Array(d);
-  for (const g of comps) {
-    const S = g.covariance().data;
-    for (let i = 0; i < d; i++) {
-      for (let j = 0; j < d; j++) {
-        if (j !== i && S[i * d + j] !== 0) {
-          count[i]!++;
-          break;
-        }
-      }
-    }
-  }
+  for (const g of comps) for (const i of splitCoordinates(g.covariance().data, d).coupled) count[i]!++;
   const out: number[] = [];
   for (let i = 0; i < d; i++) if (count[i]! >= 1 && count[i]! <= limit && count[i]! < K) out.push(i);
   const cap = Math.floor(maxBytes / (8 * d * d));
@@ -341,13 +333,8 @@ function invertBlocksInPlace(blocks: Float64Array, count: number, d: number, wha
     I.fill(0);
     for (let i = 0; i < d; i++) I[i * d + i] = 1;
     backend.dpotrs(d, d, M, I);
-    for (let i = 0; i < d; i++) {
-      for (let j = 0; j <= i; j++) {
-        const v = 0.5 * (I[i * d + j]! + I[j * d + i]!);
-        M[i * d + j] = v;
-        M[j * d + i] = v;
-      }
-    }
+    symmetrizeInPlace(I, d);
+    M.set(I);
   }
 }
 

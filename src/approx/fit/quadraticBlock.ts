@@ -5,6 +5,7 @@
  */
 import type { LinAlgBackend } from '../../linalg/backend.js';
 import { getBackend } from '../../linalg/index.js';
+import { symmetrizeInPlace } from '../../linalg/matrix.js';
 
 /**
  * `count` quadratic polynomials p_j(x) = a_j + b_jᵀx + xᵀS_jx in `dim` variables, stored contiguously:
@@ -99,16 +100,7 @@ export function columnNorms(x: QuadraticBlock): Float64Array {
 /** Replaces each S_j by (S_j + S_jᵀ)/2. */
 export function symmetrizeBlock(x: QuadraticBlock): void {
   const d = x.dim;
-  for (let j = 0; j < x.count; j++) {
-    const off = j * d * d;
-    for (let r = 0; r < d; r++) {
-      for (let c = 0; c < r; c++) {
-        const v = 0.5 * (x.S[off + r * d + c]! + x.S[off + c * d + r]!);
-        x.S[off + r * d + c] = v;
-        x.S[off + c * d + r] = v;
-      }
-    }
-  }
+  for (let j = 0; j < x.count; j++) symmetrizeInPlace(x.S, d, j * d * d);
 }
 
 /** θ ↦ Aθ for blocks of polynomials (the mixture moment operator). */
