@@ -164,6 +164,33 @@ static int run_dgesv(pa_job *job) {
   return info;
 }
 
+/* dst[dr + dc + j] = (accumulate ? dst[dr + dc + j] : 0) + scale_t·src[sr + sc + j] for every row t = (sr, dr) and
+ * run (sc, dc, len), j < len: gathers and scatters of sub-blocks given as column runs. */
+static void run_copy_runs(pa_job *job) {
+  const size_t rows = (size_t)job->dims[0], runs = (size_t)job->dims[1];
+  const int accumulate = job->flags[0];
+  const int32_t *row_off = job->data[0], *run = job->data[1];
+  const double *scale = job->data[2], *src = job->data[3];
+  double *dst = job->data[4];
+  for (size_t t = 0; t < rows; t++) {
+    const double *s_row = src + row_off[2 * t];
+    double *d_row = dst + row_off[2 * t + 1];
+    const double f = scale[t];
+    for (size_t r = 0; r < runs; r++) {
+      const double *s = s_row + run[3 * r];
+      double *d = d_row + run[3 * r + 1];
+      const size_t len = (size_t)run[3 * r + 2];
+      if (accumulate) {
+        for (size_t j = 0; j < len; j++) d[j] += f * s[j];
+      } else if (f == 1.0) {
+        memcpy(d, s, len * sizeof(double));
+      } else {
+        for (size_t j = 0; j < len; j++) d[j] = f * s[j];
+      }
+    }
+  }
+}
+
 /* OpenBLAS's thread count is process-wide and changing it while another thread is inside a BLAS
  * call is unsafe, so calls hold this lock shared and a thread-count change takes it exclusively. */
 static pthread_rwlock_t blas_calls_lock = PTHREAD_RWLOCK_INITIALIZER;
@@ -177,6 +204,7 @@ static void run_job_unlocked(pa_job *job) {
     case PA_DPOTRF: job->info = run_dpotrf(job); break;
     case PA_DPOTRS: job->info = run_dpotrs(job); break;
     case PA_DGESV: job->info = run_dgesv(job); break;
+    case PA_DCOPYRUNS: run_copy_runs(job); job->info = 0; break;
     default: job->info = -1; break;
   }
 }

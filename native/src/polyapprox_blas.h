@@ -16,7 +16,7 @@
 
 /* Bumped whenever the JS-visible interface of the addon changes; src/linalg/native.ts checks it so a
  * stale build fails loudly instead of being called with the wrong arguments. */
-#define PA_ABI_VERSION 1
+#define PA_ABI_VERSION 2
 
 /* `info` returned when LAPACK's workspace query asks for more than a 32-bit LAPACK integer can hold.
  * (LAPACKE itself uses -1010 for a failed workspace allocation and -1011 for a failed transpose buffer.) */
@@ -30,16 +30,17 @@ typedef enum {
   PA_DPOTRF,
   PA_DPOTRS,
   PA_DGESV,
+  PA_DCOPYRUNS,
   PA_OP_COUNT
 } pa_op;
 
-typedef enum { PA_ARG_BOOL, PA_ARG_DIM, PA_ARG_SCALAR, PA_ARG_F64, PA_ARG_F32 } pa_arg_kind;
+typedef enum { PA_ARG_BOOL, PA_ARG_DIM, PA_ARG_SCALAR, PA_ARG_F64, PA_ARG_F32, PA_ARG_I32 } pa_arg_kind;
 
 #define PA_MAX_ARGS 10
 #define PA_MAX_FLAGS 2
 #define PA_MAX_DIMS 3
 #define PA_MAX_SCALARS 2
-#define PA_MAX_ARRAYS 4
+#define PA_MAX_ARRAYS 5
 
 typedef struct {
   const char *name;  /* as in the TS signature, used in error messages */

@@ -37,6 +37,10 @@ static const pa_op_spec SPECS[PA_OP_COUNT] = {
   [PA_DGESV] = {"dgesv", PA_DGESV, 4,
                 {{"n", PA_ARG_DIM, IN}, {"nrhs", PA_ARG_DIM, IN}, {"a", PA_ARG_F64, OUT},
                  {"b", PA_ARG_F64, OUT}}},
+  [PA_DCOPYRUNS] = {"dcopyRuns", PA_DCOPYRUNS, 8,
+                    {{"rows", PA_ARG_DIM, IN}, {"runs", PA_ARG_DIM, IN}, {"accumulate", PA_ARG_BOOL, IN},
+                     {"rowOffsets", PA_ARG_I32, IN}, {"runTable", PA_ARG_I32, IN}, {"rowScale", PA_ARG_F64, IN},
+                     {"src", PA_ARG_F64, IN}, {"dst", PA_ARG_F64, OUT}}},
 };
 
 const pa_op_spec *pa_spec(pa_op op) { return &SPECS[op]; }
@@ -127,14 +131,56 @@ static void required_lengths(const pa_job *job, uint64_t need[PA_MAX_ARRAYS]) {
       need[0] = d0 * d0;
       need[1] = d0 * d1;
       break;
+    case PA_DCOPYRUNS: /* rows = d0, runs = d1; the extents of src and dst come from copy_runs_extents */
+      need[0] = 2 * d0;
+      need[1] = 3 * d1;
+      need[2] = d0;
+      break;
     default:
       break;
   }
 }
 
+/*
+ * dcopyRuns: every offset and run length must be >= 0, and the furthest element touched in src and dst
+ * (max row offset + max over runs of column offset + length) gives their required lengths need[3], need[4]
+ * (0 when nothing is copied). The tables' own lengths are already checked.
+ */
+static int copy_runs_extents(napi_env env, pa_job *job, const char *fn, uint64_t need[]) {
+  const size_t rows = (size_t)job->dims[0], runs = (size_t)job->dims[1];
+  const int32_t *row_off = job->data[0], *run = job->data[1];
+  const double *scale = job->data[2];
+  int64_t max_row[2] = {0, 0}, max_end[2] = {0, 0};
+  need[3] = need[4] = 0;
+  for (size_t t = 0; t < rows; t++) {
+    for (int s = 0; s < 2; s++) {
+      const int32_t o = row_off[2 * t + s];
+      if (o < 0) return fail(env, PA_RANGE_ERROR, "%s: rowOffsets[%zu] = %d is negative", fn, 2 * t + s, o);
+      if (o > max_row[s]) max_row[s] = o;
+    }
+    if (!isfinite(scale[t])) return fail(env, PA_RANGE_ERROR, "%s: rowScale[%zu] must be finite, got %g", fn, t, scale[t]);
+  }
+  int any = 0;
+  for (size_t r = 0; r < runs; r++) {
+    const int32_t sc = run[3 * r], dc = run[3 * r + 1], len = run[3 * r + 2];
+    if (sc < 0 || dc < 0 || len < 0) {
+      return fail(env, PA_RANGE_ERROR, "%s: run %zu has a negative offset or length (%d, %d, %d)", fn, r, sc, dc, len);
+    }
+    if (len == 0) continue;
+    any = 1;
+    if ((int64_t)sc + len > max_end[0]) max_end[0] = (int64_t)sc + len;
+    if ((int64_t)dc + len > max_end[1]) max_end[1] = (int64_t)dc + len;
+  }
+  if (rows > 0 && any) {
+    need[3] = (uint64_t)(max_row[0] + max_end[0]);
+    need[4] = (uint64_t)(max_row[1] + max_end[1]);
+  }
+  return 1;
+}
+
 /* Limits that keep LAPACK's and LAPACKE's 32-bit index and workspace arithmetic from overflowing. */
 static int check_lapack_limits(napi_env env, const pa_job *job, const char *fn, const uint64_t need[]) {
-  if (job->op == PA_DGEMM || job->op == PA_SGEMM) return 1;
+  if (job->op == PA_DGEMM || job->op == PA_SGEMM || job->op == PA_DCOPYRUNS) return 1;
   /* LAPACKE's row-major path allocates and indexes transposed copies with lapack_int products. */
   for (size_t i = 0; i < job->n_arrays; i++) {
     if (need[i] > (uint64_t)INT_MAX) {
@@ -217,8 +263,11 @@ int pa_parse_job(napi_env env, napi_callback_info info, const pa_op_spec *spec, 
         break;
       }
       case PA_ARG_F64:
-      case PA_ARG_F32: {
-        const napi_typedarray_type want = a->kind == PA_ARG_F64 ? napi_float64_array : napi_float32_array;
+      case PA_ARG_F32:
+      case PA_ARG_I32: {
+        const napi_typedarray_type want = a->kind == PA_ARG_F64   ? napi_float64_array
+                                          : a->kind == PA_ARG_F32 ? napi_float32_array
+                                                                  : napi_int32_array;
         bool is_typed = false;
         napi_typedarray_type type;
         size_t length;
@@ -243,7 +292,7 @@ int pa_parse_job(napi_env env, napi_callback_info info, const pa_op_spec *spec, 
         job->arrays[k] = v;
         array_names[k] = a->name;
         array_lengths[k] = data == NULL ? 0 : length; /* a detached buffer has no data */
-        array_elsize[k] = a->kind == PA_ARG_F64 ? sizeof(double) : sizeof(float);
+        array_elsize[k] = a->kind == PA_ARG_F64 ? sizeof(double) : a->kind == PA_ARG_F32 ? sizeof(float) : sizeof(int32_t);
         array_is_output[k] = a->is_output;
         break;
       }
@@ -259,6 +308,15 @@ int pa_parse_job(napi_env env, napi_callback_info info, const pa_op_spec *spec, 
     }
   }
   if (!check_lapack_limits(env, job, fn, need)) return 0;
+  if (job->op == PA_DCOPYRUNS) {
+    if (!copy_runs_extents(env, job, fn, need)) return 0;
+    for (size_t i = 3; i < 5; i++) {
+      if ((uint64_t)array_lengths[i] < need[i]) {
+        return fail(env, PA_RANGE_ERROR, "%s: the copy reaches element %llu of '%s', which has %zu elements", fn,
+                    (unsigned long long)need[i] - 1, array_names[i], array_lengths[i]);
+      }
+    }
+  }
 
   /* An output sharing memory with any other operand is undefined behaviour in BLAS/LAPACK.
    * Only the extents the call actually uses are compared, so disjoint views of one buffer are fine. */

@@ -64,6 +64,18 @@ export interface LinAlgBackend {
    */
   dgesv(n: number, nrhs: number, a: Float64Array, b: Float64Array): void;
 
+  /**
+   * Copies sub-blocks between row-major arrays, given as rows × column runs (see linalg/copyRuns.ts): for every
+   * row t and run r, dst[do_t + dc_r + j] = (accumulate ? dst[do_t + dc_r + j] : 0) + rowScale[t]·src[so_t + sc_r + j]
+   * for j < n_r, with (so_t, do_t) = rowOffsets[2t, 2t+1] and (sc_r, dc_r, n_r) = runTable[3r .. 3r+2]. Offsets and
+   * lengths must be non-negative and stay inside both arrays, and dst must not overlap src (ShapeError /
+   * InvalidArgumentError otherwise).
+   */
+  dcopyRuns(
+    rows: number, runs: number, accumulate: boolean, rowOffsets: Int32Array, runTable: Int32Array, rowScale: Float64Array,
+    src: Float64Array, dst: Float64Array,
+  ): void;
+
   /** Number of threads the backend's BLAS uses (1 for the JS backend). */
   getThreads(): number;
   /** Sets the BLAS thread count (ignored by the JS backend). */

@@ -23,6 +23,7 @@ import {
   InvalidArgumentError,
 } from '../errors.js';
 import type { LinAlgBackend } from './backend.js';
+import { checkCopyRuns, copyRunsJs } from './copyRuns.js';
 
 /** Inner-dimension block: 64 rows of op(B) (one column block of them) stay in L1/L2 while C's rows stream. */
 const GEMM_K_BLOCK = 64;
@@ -606,6 +607,10 @@ export function createJsBackend(): LinAlgBackend {
     dpotrf,
     dpotrs,
     dgesv,
+    dcopyRuns(rows, runs, accumulate, rowOffsets, runTable, rowScale, src, dst) {
+      checkCopyRuns('dcopyRuns', rows, runs, rowOffsets, runTable, rowScale, src, dst);
+      copyRunsJs(rows, runs, accumulate, rowOffsets, runTable, rowScale, src, dst);
+    },
     getThreads: () => 1,
     setThreads(n: number): void {
       if (!Number.isInteger(n) || n < 1) {

@@ -32,9 +32,10 @@ import {
 } from '../errors.js';
 import type { LinAlgBackend } from './backend.js';
 import { assertFinite } from './matrix.js';
+import { checkCopyRuns } from './copyRuns.js';
 
 /** The addon's interface version this file was written for (PA_ABI_VERSION in native/src/polyapprox_blas.h). */
-const EXPECTED_ABI_VERSION = 1;
+const EXPECTED_ABI_VERSION = 2;
 /** Largest dimension, element count and LAPACK workspace a 32-bit BLAS/LAPACK integer can describe. */
 const INT32_MAX = 2147483647;
 /** Largest thread count accepted by `setThreads` (OpenBLAS clamps to its own compile-time maximum). */
@@ -64,6 +65,8 @@ export interface NativeAddon {
   dpotrf(n: number, a: Float64Array): number;
   dpotrs(n: number, nrhs: number, l: Float64Array, b: Float64Array): number;
   dgesv(n: number, nrhs: number, a: Float64Array, b: Float64Array): number;
+  dcopyRuns(rows: number, runs: number, accumulate: boolean, rowOffsets: Int32Array, runTable: Int32Array,
+    rowScale: Float64Array, src: Float64Array, dst: Float64Array): void;
   dgemmAsync(transA: boolean, transB: boolean, m: number, n: number, k: number,
     alpha: number, a: Float64Array, b: Float64Array, beta: number, c: Float64Array): Promise<void>;
   sgemmAsync(transA: boolean, transB: boolean, m: number, n: number, k: number,
@@ -87,7 +90,7 @@ export interface NativeLinAlgBackend extends LinAlgBackend {
 }
 
 const ADDON_FUNCTIONS = [
-  'dgemm', 'sgemm', 'dsyevd', 'dgesdd', 'dpotrf', 'dpotrs', 'dgesv',
+  'dgemm', 'sgemm', 'dsyevd', 'dgesdd', 'dpotrf', 'dpotrs', 'dgesv', 'dcopyRuns',
   'dgemmAsync', 'sgemmAsync', 'dsyevdAsync', 'dgesddAsync', 'dpotrfAsync', 'dpotrsAsync', 'dgesvAsync',
   'setNumThreads', 'getNumThreads', 'blasInfo',
 ] as const;
@@ -391,6 +394,10 @@ export function loadNativeBackend(addonPath: string = nativeBackendPath()): Nati
     dgesv(n, nrhs, a, b) {
       solveOperands('dgesv', n, nrhs, a, b, 'a', true);
       gesvResult('dgesv', n, raw.dgesv(n, nrhs, a, b), ws);
+    },
+    dcopyRuns(rows, runs, accumulate, rowOffsets, runTable, rowScale, src, dst) {
+      checkCopyRuns('dcopyRuns', rows, runs, rowOffsets, runTable, rowScale, src, dst);
+      raw.dcopyRuns(rows, runs, accumulate, rowOffsets, runTable, rowScale, src, dst);
     },
 
     getThreads() {

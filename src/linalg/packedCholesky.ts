@@ -19,7 +19,8 @@ export class PackedCholesky {
   private readonly starts: number[] = [];
   private readonly left: Float64Array[] = [];
   private readonly right: Float64Array[] = [];
-  private readonly diag: Float64Array[] = [];
+  /** Inverses of the diagonal blocks (lower triangular), so that the solve is GEMMs only. */
+  private readonly diagInv: Float64Array[] = [];
 
   /** @param L the row-major lower factor [n, n] from dpotrf (read only here). */
   constructor(L: Float64Array, readonly n: number) {
@@ -39,7 +40,7 @@ export class PackedCholesky {
       this.starts.push(r0);
       this.left.push(left);
       this.right.push(right);
-      this.diag.push(diag);
+      this.diagInv.push(lowerTriangularInverse(diag, bs));
     }
   }
 
@@ -49,37 +50,43 @@ export class PackedCholesky {
     const y = new Float64Array(n * s);
     const tmp = new Float64Array(SOLVE_BLOCK * s);
     const blocks = this.starts.length;
+    // Forward, L y = B: y_b = L_bb⁻¹ (B_b − L[b, 0:r0] y[0:r0]).
     for (let b = 0; b < blocks; b++) {
       const r0 = this.starts[b]!;
       const bs = Math.min(n, r0 + SOLVE_BLOCK) - r0;
-      if (r0 > 0) backend.dgemm(false, false, bs, s, r0, 1, this.left[b]!, y, 0, tmp);
-      else tmp.fill(0);
-      const D = this.diag[b]!;
-      for (let i = 0; i < bs; i++) {
-        for (let q = 0; q < s; q++) {
-          let v = B[(r0 + i) * s + q]! - tmp[i * s + q]!;
-          for (let k = 0; k < i; k++) v -= D[i * bs + k]! * y[(r0 + k) * s + q]!;
-          y[(r0 + i) * s + q] = v / D[i * bs + i]!;
-        }
-      }
+      tmp.set(B.subarray(r0 * s, (r0 + bs) * s));
+      if (r0 > 0) backend.dgemm(false, false, bs, s, r0, -1, this.left[b]!, y, 1, tmp);
+      backend.dgemm(false, false, bs, s, bs, 1, this.diagInv[b]!, tmp, 0, y.subarray(r0 * s, (r0 + bs) * s));
     }
+    // Backward, Lᵀ x = y: x_b = L_bb⁻ᵀ (y_b − Lᵀ[b, r1:n] x[r1:n]).
     const x = new Float64Array(n * s);
     for (let b = blocks - 1; b >= 0; b--) {
       const r0 = this.starts[b]!;
       const r1 = Math.min(n, r0 + SOLVE_BLOCK);
       const bs = r1 - r0;
-      if (r1 < n) backend.dgemm(false, false, bs, s, n - r1, 1, this.right[b]!, x.subarray(r1 * s), 0, tmp);
-      else tmp.fill(0);
-      const D = this.diag[b]!;
-      for (let i = bs - 1; i >= 0; i--) {
-        for (let q = 0; q < s; q++) {
-          // Lᵀ[r0 + i, r0 + k] = L[r0 + k, r0 + i].
-          let v = y[(r0 + i) * s + q]! - tmp[i * s + q]!;
-          for (let k = i + 1; k < bs; k++) v -= D[k * bs + i]! * x[(r0 + k) * s + q]!;
-          x[(r0 + i) * s + q] = v / D[i * bs + i]!;
-        }
-      }
+      tmp.set(y.subarray(r0 * s, r1 * s));
+      if (r1 < n) backend.dgemm(false, false, bs, s, n - r1, -1, this.right[b]!, x.subarray(r1 * s), 1, tmp);
+      backend.dgemm(true, false, bs, s, bs, 1, this.diagInv[b]!, tmp, 0, x.subarray(r0 * s, r1 * s));
     }
     return x;
   }
+}
+
+/**
+ * The inverse of a lower-triangular bs×bs block (row-major), by forward substitution on the identity, column by
+ * column: accurate to about κ(L_bb)·ε, small for the diagonal blocks of the factor of an SPD matrix that is
+ * itself solvable. Set-up only.
+ */
+function lowerTriangularInverse(D: Float64Array, bs: number): Float64Array {
+  const inv = new Float64Array(bs * bs);
+  for (let j = 0; j < bs; j++) {
+    // Column j of the inverse: zero above row j.
+    inv[j * bs + j] = 1 / D[j * bs + j]!;
+    for (let i = j + 1; i < bs; i++) {
+      let v = 0;
+      for (let k = j; k < i; k++) v -= D[i * bs + k]! * inv[k * bs + j]!;
+      inv[i * bs + j] = v / D[i * bs + i]!;
+    }
+  }
+  return inv;
 }

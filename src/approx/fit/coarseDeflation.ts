@@ -77,6 +77,8 @@ interface MeanSpace {
   meansT: Float64Array;
   /** [K, d²]: the component covariances, one per row. */
   covs: Float64Array;
+  /** [d, K·J]: the blocks Y_k = Σ_k D side by side. */
+  Yall: Float64Array;
 }
 
 /**
@@ -218,7 +220,12 @@ function meanSpace(mix: GaussianMixture, backend: LinAlgBackend, meanDirections:
     for (let i = 0; i < d; i++) meansT[i * K + k] = c.mu[i]!;
     covs.set(c.cov, k * d * d);
   });
-  return { d, J, n: 1 + d + d * J, D, comps, meansT, covs };
+  const Kc = comps.length;
+  const Yall = new Float64Array(d * Kc * J);
+  comps.forEach((c, k) => {
+    for (let i = 0; i < d; i++) for (let j = 0; j < J; j++) Yall[i * Kc * J + k * J + j] = c.Y[i * J + j]!;
+  });
+  return { d, J, n: 1 + d + d * J, D, comps, meansT, covs, Yall };
 }
 
 /** E += τ·Σ κκᵀ over an orthonormal basis κ of ker Φ (C = D A, A antisymmetric), τ the mean diagonal of E. */
@@ -264,21 +271,26 @@ function restrict(space: MeanSpace, x: QuadraticBlock, backend: LinAlgBackend): 
   return out;
 }
 
-/** into += Φc for coefficient rows c [count, n]: a += c_a, b += c_b, S += sym(D Cᵀ). */
+/** into += Φc for coefficient rows c [count, n]: a += c_a, b += c_b, S += sym(D Cᵀ) = ½[D, C][C, D]ᵀ. */
 function lift(space: MeanSpace, c: Float64Array, s: number, into: QuadraticBlock, backend: LinAlgBackend): void {
   const { d, J, n, D } = space;
   const d2 = d * d;
-  const DCt = new Float64Array(d2);
+  const left = new Float64Array(d * 2 * J);
+  const right = new Float64Array(d * 2 * J);
   for (let q = 0; q < s; q++) {
     into.a[q]! += c[q * n]!;
     for (let i = 0; i < d; i++) into.b[q * d + i]! += c[q * n + 1 + i]!;
     if (J === 0) continue;
     const C = c.subarray(q * n + 1 + d, (q + 1) * n);
-    backend.dgemm(false, true, d, d, J, 1, D, C, 0, DCt);
-    const S = into.S;
     for (let i = 0; i < d; i++) {
-      for (let j = 0; j < d; j++) S[q * d2 + i * d + j]! += 0.5 * (DCt[i * d + j]! + DCt[j * d + i]!);
+      for (let j = 0; j < J; j++) {
+        left[i * 2 * J + j] = D[i * J + j]!;
+        left[i * 2 * J + J + j] = C[i * J + j]!;
+        right[i * 2 * J + j] = C[i * J + j]!;
+        right[i * 2 * J + J + j] = D[i * J + j]!;
+      }
     }
+    backend.dgemm(false, true, d, d, 2 * J, 0.5, left, right, 1, into.S.subarray(q * d2, (q + 1) * d2));
   }
 }
 
@@ -299,7 +311,10 @@ async function restrictedOperator(space: MeanSpace, x: QuadraticBlock, backend: 
   const Ep = new Float64Array(s);
   const u = new Float64Array(s * d);
   const g = new Float64Array(s * d);
-  const SY = new Float64Array(s * d * J);
+  // S_q Y_k for every output and component in one pass over the S blocks: SYall[(q, i), (k, j)].
+  const KJ = K * J;
+  const SYall = new Float64Array(s * d * KJ);
+  if (J > 0) await backend.dgemmAsync(false, false, s * d, KJ, d, 1, x.S, space.Yall, 0, SYall);
   const SYt = new Float64Array(d * s * J);
   const CSY = new Float64Array(d * s * J);
   const Ytu = new Float64Array(s * J);
@@ -322,10 +337,11 @@ async function restrictedOperator(space: MeanSpace, x: QuadraticBlock, backend: 
       for (let i = 0; i < d; i++) out[q * n + 1 + i]! += w * (mu[i]! * e + g[q * d + i]!);
     }
     if (J === 0) continue;
-    // E[x xᵀ p] D: ΣS_qY for every q (S_qY stacked [s·d, J] → [d, s·J] → Σ·that), and the low-rank terms.
+    // E[x xᵀ p] D: ΣS_qY for every q (S_qY, from SYall, stacked [s·d, J] → [d, s·J] → Σ·that), and the low-rank terms.
     backend.dgemm(false, false, s, J, d, 1, u, Y, 0, Ytu);
-    await backend.dgemmAsync(false, false, s * d, J, d, 1, x.S, Y, 0, SY);
-    for (let q = 0; q < s; q++) for (let i = 0; i < d; i++) for (let j = 0; j < J; j++) SYt[i * s * J + q * J + j] = SY[(q * d + i) * J + j]!;
+    for (let q = 0; q < s; q++) {
+      for (let i = 0; i < d; i++) for (let j = 0; j < J; j++) SYt[i * s * J + q * J + j] = SYall[(q * d + i) * KJ + k * J + j]!;
+    }
     await backend.dgemmAsync(false, false, d, s * J, d, 1, cov, SYt, 0, CSY);
     for (let q = 0; q < s; q++) {
       const e = Ep[q]!;

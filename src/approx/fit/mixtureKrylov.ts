@@ -89,6 +89,7 @@ import type { Network } from '../network.js';
 import { inputDim, outputDim } from '../network.js';
 import { PolynomialApproximant, type FactoredGamma } from '../result.js';
 import { splitCoordinates } from './coordinateSplit.js';
+import { columnRunTable, copyPlan, indexRuns, runCopyPlan, type CopyPlan } from '../../linalg/copyRuns.js';
 import { checkRareComponents, DEFAULT_RARE_COMPONENTS, pooledGaussianPreconditioner, type MixturePreconditioner } from './pooledPreconditioner.js';
 import { affineDeflation, MEAN_DEFLATION_MAX_DIM, meanDirectionCoarseDim, meanDirectionDeflation } from './coarseDeflation.js';
 import { fitLinearGaussian, fitQuadraticGaussian, outputMean } from './gaussian.js';
@@ -196,31 +197,14 @@ interface ComponentOperatorData {
   decoupledVar: Float64Array;
   /** A followed by Ā. */
   rowOrder: Int32Array;
-  /** A as maximal runs of consecutive indices. */
-  coupledRuns: IndexRuns;
-}
-
-/** A sorted index set as runs of consecutive indices: run r covers start[r] .. start[r] + length[r] − 1 and sits at
- * offset[r] in the packed order. Copying run by run avoids an indirect load per element. */
-interface IndexRuns {
-  start: Int32Array;
-  length: Int32Array;
-  offset: Int32Array;
-}
-
-function indexRuns(idx: Int32Array): IndexRuns {
-  const start: number[] = [];
-  const length: number[] = [];
-  const offset: number[] = [];
-  for (let i = 0; i < idx.length; i++) {
-    if (i > 0 && idx[i] === idx[i - 1]! + 1) length[length.length - 1]!++;
-    else {
-      start.push(idx[i]!);
-      length.push(1);
-      offset.push(i);
-    }
-  }
-  return { start: Int32Array.from(start), length: Int32Array.from(length), offset: Int32Array.from(offset) };
+  /** Column runs of A: gathering full rows into packed ones, and scattering packed rows back. */
+  gatherCoupled: Int32Array;
+  scatterCoupled: Int32Array;
+  /** The same for Ā. */
+  gatherDecoupled: Int32Array;
+  scatterDecoupled: Int32Array;
+  /** Copy plans per block size (see {@link componentPlans}). */
+  plans: Map<number, ComponentPlans>;
 }
 
 function componentOperatorData(g: Gaussian, weight: number): ComponentOperatorData {
@@ -232,9 +216,61 @@ function componentOperatorData(g: Gaussian, weight: number): ComponentOperatorDa
   for (let i = 0; i < a; i++) for (let j = 0; j < a; j++) coupledCov[i * a + j] = cov[coupled[i]! * d + coupled[j]!]!;
   const decoupledVar = Float64Array.from(decoupled, (i) => cov[i * d + i]!);
   const rowOrder = Int32Array.from([...coupled, ...decoupled]);
-  return { weight, mean: g.mean, cov, coupled, decoupled, coupledCov, decoupledVar, rowOrder, coupledRuns: indexRuns(coupled) };
+  const A = indexRuns(coupled);
+  const Abar = indexRuns(decoupled);
+  return {
+    weight, mean: g.mean, cov, coupled, decoupled, coupledCov, decoupledVar, rowOrder,
+    gatherCoupled: columnRunTable(A, true), scatterCoupled: columnRunTable(A, false),
+    gatherDecoupled: columnRunTable(Abar, true), scatterDecoupled: columnRunTable(Abar, false), plans: new Map(),
+  };
 }
 
+/**
+ * The copies of one operator application for a block of s outputs, in the interleaved layout of
+ * {@link addCovarianceSandwich}: row (i, q) of the gathered block is S_q[rowOrder_i, A], at (i·s + q)·a.
+ */
+interface ComponentPlans {
+  /** S_q[rowOrder_i, A] → G[(i, q), ·]. */
+  gather: CopyPlan;
+  /** out_q[A_i, A] += Z[i, q·a + ·]. */
+  scatter: CopyPlan;
+  /** out_q[Ā_t, A] += 4π v_t·Y[a + t, q·a + ·]. */
+  cross: CopyPlan;
+  /** S_q[Ā_t, Ā] → W[(q, t), ·] and back (accumulating). */
+  gatherDecoupled: CopyPlan;
+  scatterDecoupled: CopyPlan;
+}
+
+function componentPlans(c: ComponentOperatorData, d: number, s: number): ComponentPlans {
+  const cached = c.plans.get(s);
+  if (cached !== undefined) return cached;
+  const a = c.coupled.length;
+  const e = c.decoupled.length;
+  const d2 = d * d;
+  const rowsOf = (n: number, offsets: (t: number, q: number) => [number, number], order: 'tq' | 'qt'): Int32Array => {
+    const out = new Int32Array(2 * n * s);
+    for (let t = 0; t < n; t++) {
+      for (let q = 0; q < s; q++) {
+        const row = order === 'tq' ? t * s + q : q * n + t;
+        const [from, to] = offsets(t, q);
+        out[2 * row] = from;
+        out[2 * row + 1] = to;
+      }
+    }
+    return out;
+  };
+  const crossScale = new Float64Array(e * s);
+  for (let t = 0; t < e; t++) for (let q = 0; q < s; q++) crossScale[t * s + q] = 4 * c.weight * c.decoupledVar[t]!;
+  const plans: ComponentPlans = {
+    gather: copyPlan(rowsOf(d, (i, q) => [q * d2 + c.rowOrder[i]! * d, (i * s + q) * a], 'tq'), c.gatherCoupled, false),
+    scatter: copyPlan(rowsOf(a, (i, q) => [i * s * a + q * a, q * d2 + c.coupled[i]! * d], 'tq'), c.scatterCoupled, true),
+    cross: copyPlan(rowsOf(e, (t, q) => [(a + t) * s * a + q * a, q * d2 + c.decoupled[t]! * d], 'tq'), c.scatterCoupled, true, crossScale),
+    gatherDecoupled: copyPlan(rowsOf(e, (t, q) => [q * d2 + c.decoupled[t]! * d, (q * e + t) * e], 'qt'), c.gatherDecoupled, false),
+    scatterDecoupled: copyPlan(rowsOf(e, (t, q) => [(q * e + t) * e, q * d2 + c.decoupled[t]! * d], 'qt'), c.scatterDecoupled, true),
+  };
+  c.plans.set(s, plans);
+  return plans;
+}
 
 /**
  * The moment operator A θ = (E p, E[x p], E[x xᵀ p]) of a mixture (components with zero weight are skipped), applied
@@ -253,23 +289,24 @@ export function mixtureMomentOperator(mix: GaussianMixture, backend: LinAlgBacke
   comps.forEach((c, k) => {
     for (let i = 0; i < d; i++) U[i * K + k] = c.mean[i]!;
   });
-  const scratch = new OperatorScratch(d, Math.max(0, ...comps.map((c) => c.coupled.length)));
+  const scratch = new OperatorScratch(d, Math.max(0, ...comps.map((c) => c.coupled.length)), Math.max(0, ...comps.map((c) => c.decoupled.length)));
   return { dim: d, apply: (x) => applyMomentOperator(comps, U, x, scratch, backend) };
 }
 
-/** Work arrays of the operator, grown to the largest block seen and then reused (they are ~o·d² doubles each). */
+/** Work arrays of the operator, grown to the largest block seen and then reused (the largest are ~o·d² doubles). */
 class OperatorScratch {
   gathered = new Float64Array(0);
   product = new Float64Array(0);
-  readonly square: Float64Array;
-  constructor(readonly d: number, readonly maxCoupled: number) {
-    this.square = new Float64Array(2 * maxCoupled * maxCoupled);
-  }
+  square = new Float64Array(0);
+  decoupled = new Float64Array(0);
+  constructor(readonly d: number, readonly maxCoupled: number, readonly maxDecoupled: number) {}
   ensure(count: number): void {
     const need = count * this.d * this.maxCoupled;
     if (this.gathered.length < need) {
       this.gathered = new Float64Array(need);
       this.product = new Float64Array(need);
+      this.square = new Float64Array(count * this.maxCoupled * this.maxCoupled);
+      this.decoupled = new Float64Array(count * this.maxDecoupled * this.maxDecoupled);
     }
   }
 }
@@ -343,6 +380,10 @@ function accumulateLowRankTerms(
  * Adds tr(S_qΣ) to Ep[q], then π(2ΣS_qΣ + E_q·Σ) to out.S_q for every q (up to symmetrisation: the off-diagonal
  * block [Ā, A] is written with twice its weight and [A, Ā] not at all). Only the coupled coordinates A go through
  * matrix products; on the decoupled ones Ā, Σ = diag(v).
+ *
+ * The outputs are interleaved so that each product is one call for the whole block: row (i, q) of G holds
+ * S_q[rowOrder_i, A], so Y = G·C (C = Σ[A, A]) read as a d × s·a matrix has the blocks S_q[·, A]C side by side,
+ * and the second product C·Y[A rows] yields every C S_q[A, A] C at once.
  */
 async function addCovarianceSandwich(
   c: ComponentOperatorData, x: QuadraticBlock, Ep: Float64Array, out: QuadraticBlock, scratch: OperatorScratch,
@@ -350,43 +391,30 @@ async function addCovarianceSandwich(
 ): Promise<void> {
   const d = x.dim;
   const s = x.count;
-  const d2 = d * d;
   const w = c.weight;
   const a = c.coupled.length;
+  const plans = componentPlans(c, d, s);
   addDecoupledTrace(x, c.decoupled, c.decoupledVar, Ep);
-  if (a === d) {
-    // Generic covariance: Y_q = S_qΣ (stacked over q); ΣS_qΣ + ½E_qΣ = (Y_q + ½E_q I)ᵀΣ.
-    const Y = scratch.product;
-    await backend.dgemmAsync(false, false, s * d, d, d, 1, x.S, c.cov, 0, Y);
-    traceAndShift(Y, s, d, d, Ep);
-    for (let q = 0; q < s; q++) {
-      await backend.dgemmAsync(true, false, d, d, d, 2 * w, Y.subarray(q * d2, (q + 1) * d2), c.cov, 1, out.S.subarray(q * d2, (q + 1) * d2));
-    }
-    return;
-  }
   if (a > 0) {
-    // Rows [A; Ā] and columns A of every S_q: one product gives S[A,A]C (rows < a) and S[Ā,A]C (rows ≥ a).
-    const rows = c.rowOrder;
     const G = scratch.gathered;
     const Y = scratch.product;
-    gatherBlocks(x.S, d, s, rows, c.coupledRuns, a, G);
-    await backend.dgemmAsync(false, false, s * d, a, a, 1, G, c.coupledCov, 0, Y);
-    traceAndShift(Y, s, d, a, Ep);
-    // Z_q = (S[A,A]C + ½E I)ᵀC, scattered into out.S_q[A, A] while the next product runs (two buffers).
     const Z = scratch.square;
-    const a2 = a * a;
-    let previous = -1;
+    runCopyPlan(backend, plans.gather, x.S, G);
+    await backend.dgemmAsync(false, false, s * d, a, a, 1, G, c.coupledCov, 0, Y);
+    // Ep_q += tr(S_q[A, A]C), then ½Ep_q on the diagonal of the block q of Y[A rows]: Z_q = C(S_qC + ½E_q I).
+    const sa = s * a;
     for (let q = 0; q < s; q++) {
-      const buffer = Z.subarray((q % 2) * a2, (q % 2 + 1) * a2);
-      const product = backend.dgemmAsync(true, false, a, a, a, 2 * w, Y.subarray(q * d * a, q * d * a + a2), c.coupledCov, 0, buffer);
-      if (previous >= 0) scatterAddCoupled(Z.subarray((previous % 2) * a2, (previous % 2 + 1) * a2), out.S, previous * d2, d, c.coupled, c.coupledRuns);
-      await product;
-      previous = q;
+      let tr = 0;
+      for (let i = 0; i < a; i++) tr += Y[i * sa + q * a + i]!;
+      Ep[q]! += tr;
+      const half = 0.5 * Ep[q]!;
+      for (let i = 0; i < a; i++) Y[i * sa + q * a + i]! += half;
     }
-    scatterAddCoupled(Z.subarray((previous % 2) * a2, (previous % 2 + 1) * a2), out.S, previous * d2, d, c.coupled, c.coupledRuns);
-    scatterAddCross(Y, out.S, s, d, c.coupledRuns, a, c.decoupled, c.decoupledVar, 4 * w);
+    await backend.dgemmAsync(false, false, a, sa, a, 2 * w, c.coupledCov, Y, 0, Z);
+    runCopyPlan(backend, plans.scatter, Z, out.S);
+    runCopyPlan(backend, plans.cross, Y, out.S);
   }
-  addDecoupledBlock(x, out, c.decoupled, c.decoupledVar, w, Ep);
+  addDecoupledBlock(c, plans, x, out, scratch, Ep, backend);
 }
 
 /** Ep[q] += Σ_{t ∈ Ā} S_q[t, t]·v_t. */
@@ -399,89 +427,26 @@ function addDecoupledTrace(x: QuadraticBlock, Abar: Int32Array, v: Float64Array,
   }
 }
 
-/**
- * For blocks Y_q (rows×cols at q·rows·cols, the leading cols×cols part square): Ep[q] += tr(leading part), then
- * adds ½Ep[q] to its diagonal.
- */
-function traceAndShift(Y: Float64Array, s: number, rows: number, cols: number, Ep: Float64Array): void {
-  for (let q = 0; q < s; q++) {
-    const off = q * rows * cols;
-    let tr = 0;
-    for (let i = 0; i < cols; i++) tr += Y[off + i * cols + i]!;
-    Ep[q]! += tr;
-    const half = 0.5 * Ep[q]!;
-    for (let i = 0; i < cols; i++) Y[off + i * cols + i]! += half;
-  }
-}
-
-/** dst[q][i][·] = src[q][rows[i]][cols] (src blocks d×d, dst blocks rows.length × |cols|, cols given as runs). */
-function gatherBlocks(src: Float64Array, d: number, s: number, rows: Int32Array, cols: IndexRuns, nc: number, dst: Float64Array): void {
-  const nr = rows.length;
-  const { start, length, offset } = cols;
-  const R = start.length;
-  for (let q = 0; q < s; q++) {
-    for (let i = 0; i < nr; i++) {
-      const from = q * d * d + rows[i]! * d;
-      const to = (q * nr + i) * nc;
-      for (let r = 0; r < R; r++) {
-        const f = from + start[r]!;
-        const t = to + offset[r]!;
-        const n = length[r]!;
-        for (let j = 0; j < n; j++) dst[t + j] = src[f + j]!;
-      }
-    }
-  }
-}
-
-/** out[off + A[i]·d + A[·]] += Z[i·a + ·] with A = rows = cols given also as runs. */
-function scatterAddCoupled(Z: Float64Array, out: Float64Array, off: number, d: number, A: Int32Array, runs: IndexRuns): void {
-  const a = A.length;
-  const { start, length, offset } = runs;
-  const R = start.length;
-  for (let i = 0; i < a; i++) {
-    const row = off + A[i]! * d;
-    for (let r = 0; r < R; r++) {
-      const t = row + start[r]!;
-      const f = i * a + offset[r]!;
-      const n = length[r]!;
-      for (let j = 0; j < n; j++) out[t + j]! += Z[f + j]!;
-    }
-  }
-}
-
-/** out_q[Ā[t], A[·]] += scale·v_t·Y_q[a + t, ·] (Y blocks d×a: rows a.. hold S[Ā, A]C). */
-function scatterAddCross(
-  Y: Float64Array, out: Float64Array, s: number, d: number, runs: IndexRuns, a: number, Abar: Int32Array, v: Float64Array, scale: number,
+/** On Ā × Ā: out_q += π(2 diag(v) S_q diag(v) + E_q diag(v)), through a packed copy W of the blocks S_q[Ā, Ā]. */
+function addDecoupledBlock(
+  c: ComponentOperatorData, plans: ComponentPlans, x: QuadraticBlock, out: QuadraticBlock, scratch: OperatorScratch, Ep: Float64Array,
+  backend: LinAlgBackend,
 ): void {
-  const { start, length, offset } = runs;
-  const R = start.length;
-  for (let q = 0; q < s; q++) {
-    for (let t = 0; t < Abar.length; t++) {
-      const f = scale * v[t]!;
-      const row = q * d * d + Abar[t]! * d;
-      const src = (q * d + a + t) * a;
-      for (let r = 0; r < R; r++) {
-        const to = row + start[r]!;
-        const from = src + offset[r]!;
-        const n = length[r]!;
-        for (let j = 0; j < n; j++) out[to + j]! += f * Y[from + j]!;
-      }
-    }
-  }
-}
-
-/** On Ā × Ā: out_q += π(2 diag(v) S_q diag(v) + E_q diag(v)). */
-function addDecoupledBlock(x: QuadraticBlock, out: QuadraticBlock, Abar: Int32Array, v: Float64Array, w: number, Ep: Float64Array): void {
-  const d = x.dim;
-  const e = Abar.length;
+  const e = c.decoupled.length;
+  if (e === 0) return;
+  const v = c.decoupledVar;
+  const w = c.weight;
+  const W = scratch.decoupled;
+  runCopyPlan(backend, plans.gatherDecoupled, x.S, W);
   for (let q = 0; q < x.count; q++) {
     for (let t = 0; t < e; t++) {
-      const row = q * d * d + Abar[t]! * d;
+      const row = (q * e + t) * e;
       const f = 2 * w * v[t]!;
-      for (let r = 0; r < e; r++) out.S[row + Abar[r]!]! += f * x.S[row + Abar[r]!]! * v[r]!;
-      out.S[row + Abar[t]!]! += w * Ep[q]! * v[t]!;
+      for (let r = 0; r < e; r++) W[row + r]! *= f * v[r]!;
+      W[row + t]! += w * Ep[q]! * v[t]!;
     }
   }
+  runCopyPlan(backend, plans.scatterDecoupled, W, out.S);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

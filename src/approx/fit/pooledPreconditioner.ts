@@ -35,6 +35,7 @@ import { InvalidArgumentError, NotPositiveDefiniteError } from '../../errors.js'
 import type { LinAlgBackend } from '../../linalg/backend.js';
 import { getBackend } from '../../linalg/index.js';
 import { symmetrizeInPlace } from '../../linalg/matrix.js';
+import { columnRunTable, copyPlan, indexRuns, runCopyPlan, type CopyPlan } from '../../linalg/copyRuns.js';
 import { eigh } from '../../linalg/ops.js';
 import type { GaussianMixture } from '../inputModel.js';
 import { splitCoordinates } from './coordinateSplit.js';
@@ -83,9 +84,7 @@ export function pooledGaussianPreconditioner(
   const covInv = inverseFromEigen(values, vectors.data, d, backend);
   const scale = (opts.kind ?? 'scaled-pooled') === 'scaled-pooled' ? fourthMomentScaling(mix, mu, cov.data) : null;
   const rare = rareCoordinates(mix, opts.rareComponents ?? DEFAULT_RARE_COMPONENTS);
-  const quadratic = rare.length === 0
-    ? sandwich(covInv, scale, d, backend)
-    : splitQuadratic(mix, mu, cov.data, scale, rare, backend);
+  const quadratic = splitQuadratic(mix, mu, cov.data, scale, rare, backend);
   let R = new Float64Array(0);
   return {
     rareCoordinates: rare.length,
@@ -176,26 +175,67 @@ interface QuadraticInverse {
 }
 
 /**
- * X ↦ ½ D∘(P (D∘X) P) on n×n blocks (P symmetric; D = 1 when `scale` is null), with its work array: with P = Σ̄⁻¹ the
- * (scaled) pooled quadratic block. X is overwritten.
+ * R ↦ ½ D∘(P (D∘R_CC) P) on the coordinates C = `common` of d×d blocks (P = Σ̄_CC⁻¹ symmetric [c, c]; D = 1 when
+ * `scale` is null), written into out[C, C] (the rest of out untouched). The blocks are gathered interleaved, row
+ * (i, q) = R_q[C_i, C], so that both products are one call for the whole block: X·P read as a c × s·c matrix holds
+ * the blocks R_qP side by side, and P times that gives every P R_q P.
  */
-function sandwich(P: Float64Array, scale: Float64Array | null, n: number, backend: LinAlgBackend): QuadraticInverse {
+function commonSandwich(P: Float64Array, scale: Float64Array | null, common: Int32Array, d: number, backend: LinAlgBackend): QuadraticInverse {
+  const c = common.length;
+  const d2 = d * d;
+  const runs = indexRuns(common);
+  const gatherRuns = columnRunTable(runs, true);
+  const scatterRuns = columnRunTable(runs, false);
+  const plans = new Map<number, { gather: CopyPlan; scatter: CopyPlan }>();
+  let X = new Float64Array(0);
   let Y = new Float64Array(0);
-  return {
-    async apply(X, s, out) {
-      const n2 = n * n;
-      if (Y.length < s * n2) Y = new Float64Array(s * n2);
-      if (scale !== null) for (let q = 0; q < s; q++) for (let i = 0; i < n2; i++) X[q * n2 + i]! *= scale[i]!;
-      await backend.dgemmAsync(false, false, s * n, n, n, 1, X, P, 0, Y);
+  const scaleRows = (B: Float64Array, s: number): void => {
+    if (scale === null) return;
+    for (let i = 0; i < c; i++) {
       for (let q = 0; q < s; q++) {
-        await backend.dgemmAsync(true, false, n, n, n, 0.5, Y.subarray(q * n2, (q + 1) * n2), P, 0, out.subarray(q * n2, (q + 1) * n2));
+        const row = (i * s + q) * c;
+        for (let j = 0; j < c; j++) B[row + j]! *= scale[i * c + j]!;
       }
-      if (scale !== null) for (let q = 0; q < s; q++) for (let i = 0; i < n2; i++) out[q * n2 + i]! *= scale[i]!;
+    }
+  };
+  return {
+    async apply(R, s, out) {
+      if (c === 0 || s === 0) return;
+      let plan = plans.get(s);
+      if (plan === undefined) {
+        const gatherRows = new Int32Array(2 * c * s);
+        const scatterRows = new Int32Array(2 * c * s);
+        for (let i = 0; i < c; i++) {
+          for (let q = 0; q < s; q++) {
+            const t = i * s + q;
+            gatherRows[2 * t] = q * d2 + common[i]! * d;
+            gatherRows[2 * t + 1] = t * c;
+            scatterRows[2 * t] = t * c;
+            scatterRows[2 * t + 1] = q * d2 + common[i]! * d;
+          }
+        }
+        plan = { gather: copyPlan(gatherRows, gatherRuns, false), scatter: copyPlan(scatterRows, scatterRuns, false) };
+        plans.set(s, plan);
+      }
+      if (X.length < s * c * c) {
+        X = new Float64Array(s * c * c);
+        Y = new Float64Array(s * c * c);
+      }
+      runCopyPlan(backend, plan.gather, R, X);
+      scaleRows(X, s);
+      await backend.dgemmAsync(false, false, s * c, c, c, 1, X, P, 0, Y);
+      await backend.dgemmAsync(false, false, c, s * c, c, 0.5, P, Y, 0, X);
+      scaleRows(X, s);
+      runCopyPlan(backend, plan.scatter, X, out);
     },
   };
 }
 
-/** The common coordinates through the (scaled) pooled model of their marginal, each rare one through M_r⁻¹. */
+/**
+ * The common coordinates through the (scaled) pooled model of their marginal, each rare one through M_r⁻¹. The
+ * output is only symmetric after the caller's symmetrisation: a row block adds its t = M_r⁻¹R[r, ·]ᵀ to the row r
+ * alone, which the averaging of the two triangles turns into S_rj = S_jr = t_j/2 (j ≠ r) and S_rr = t_r.
+ */
 function splitQuadratic(
   mix: GaussianMixture, mu: Float64Array, pooledCov: Float64Array, scale: Float64Array | null, rare: readonly number[],
   backend: LinAlgBackend,
@@ -214,53 +254,26 @@ function splitQuadratic(
   if (c > 0) {
     const ccInv = pick(pooledCov);
     invertBlocksInPlace(ccInv, 1, c, () => 'the pooled covariance of the common coordinates', backend);
-    commonBlock = sandwich(ccInv, scale === null ? null : pick(scale), c, backend);
+    commonBlock = commonSandwich(ccInv, scale === null ? null : pick(scale), common, d, backend);
   }
-  const rows = rareRowCovariances(mix, mu, pooledCov, rare, backend);
+  const rows = rare.length === 0 ? new Float64Array(0) : rareRowCovariances(mix, mu, pooledCov, rare, backend);
   invertBlocksInPlace(rows, rare.length, d, (t) => `the row model of rare coordinate ${rare[t]}`, backend);
-  let Rc = new Float64Array(0);
-  let Sc = new Float64Array(0);
   return {
     async apply(R, s, out) {
       const d2 = d * d;
-      const c2 = c * c;
       out.fill(0, 0, s * d2);
-      if (commonBlock !== null) {
-        if (Rc.length < s * c2) {
-          Rc = new Float64Array(s * c2);
-          Sc = new Float64Array(s * c2);
-        }
-        for (let q = 0; q < s; q++) {
-          for (let a = 0; a < c; a++) {
-            const from = q * d2 + common[a]! * d;
-            for (let b = 0; b < c; b++) Rc[q * c2 + a * c + b] = R[from + common[b]!]!;
-          }
-        }
-        await commonBlock.apply(Rc, s, Sc);
-        for (let q = 0; q < s; q++) {
-          for (let a = 0; a < c; a++) {
-            const to = q * d2 + common[a]! * d;
-            for (let b = 0; b < c; b++) out[to + common[b]!] = Sc[q * c2 + a * c + b]!;
-          }
-        }
-      }
-      // Rare rows: t = M_r⁻¹ R[r, ·]ᵀ for all outputs at once, then S_rj = S_jr += t_j / 2 (j ≠ r), S_rr += t_r.
-      const Rr = new Float64Array(d * s);
-      const t = new Float64Array(d * s);
+      if (commonBlock !== null) await commonBlock.apply(R, s, out);
+      if (rare.length === 0) return;
+      // Rare rows: t_q = R_q[r, ·] M_r⁻¹ (M_r symmetric) for all outputs at once, added to the row r.
+      const Rr = new Float64Array(s * d);
+      const t = new Float64Array(s * d);
       for (let k = 0; k < rare.length; k++) {
         const r = rare[k]!;
-        for (let q = 0; q < s; q++) for (let j = 0; j < d; j++) Rr[j * s + q] = R[q * d2 + r * d + j]!;
-        backend.dgemm(false, false, d, s, d, 1, rows.subarray(k * d * d, (k + 1) * d * d), Rr, 0, t);
+        for (let q = 0; q < s; q++) Rr.set(R.subarray(q * d2 + r * d, q * d2 + (r + 1) * d), q * d);
+        backend.dgemm(false, false, s, d, d, 1, Rr, rows.subarray(k * d * d, (k + 1) * d * d), 0, t);
         for (let q = 0; q < s; q++) {
-          for (let j = 0; j < d; j++) {
-            const v = t[j * s + q]!;
-            if (j === r) out[q * d2 + r * d + r]! += v;
-            else {
-              // Written to both triangles: the symmetrisation that follows averages them.
-              out[q * d2 + r * d + j]! += 0.5 * v;
-              out[q * d2 + j * d + r]! += 0.5 * v;
-            }
-          }
+          const row = q * d2 + r * d;
+          for (let j = 0; j < d; j++) out[row + j]! += t[q * d + j]!;
         }
       }
     },

@@ -1,0 +1,142 @@
+/**
+ * Tests of the sub-block copy kernel `dcopyRuns` (linalg/copyRuns.ts) on both backends: gathers and scatters of
+ * random index subsets against plain indexing, accumulation with row factors, and the argument checks (the typed
+ * errors of the TS layer, and the native addon's own RangeErrors when it is called raw).
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { InvalidArgumentError, NonFiniteError, ShapeError } from '../../src/errors.js';
+import { createJsBackend } from '../../src/linalg/js.js';
+import { loadNativeAddon, loadNativeBackend } from '../../src/linalg/native.js';
+import type { LinAlgBackend } from '../../src/linalg/backend.js';
+import { columnRunTable, copyPlan, indexRuns, runCopyPlan } from '../../src/linalg/copyRuns.js';
+import { Rng } from './helpers.js';
+
+const backends: LinAlgBackend[] = [createJsBackend()];
+try {
+  backends.push(loadNativeBackend());
+} catch {
+  if (process.env.POLYAPPROX_REQUIRE_NATIVE === '1') throw new Error('the native backend is required (POLYAPPROX_REQUIRE_NATIVE=1)');
+}
+
+/** A random sorted subset of 0..n−1 with about `fraction` of the indices, never empty. */
+function randomSubset(n: number, fraction: number, rng: Rng): Int32Array {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) if (rng.uniform() < fraction) out.push(i);
+  if (out.length === 0) out.push(Math.floor(rng.uniform() * n));
+  return Int32Array.from(out);
+}
+
+function randn(n: number, rng: Rng): Float64Array {
+  return Float64Array.from({ length: n }, () => rng.normal());
+}
+
+test('indexRuns splits a sorted set into maximal runs', () => {
+  const runs = indexRuns([0, 1, 2, 5, 7, 8]);
+  assert.deepEqual([...runs.start], [0, 5, 7]);
+  assert.deepEqual([...runs.length], [3, 1, 2]);
+  assert.deepEqual([...runs.offset], [0, 3, 4]);
+  assert.equal(indexRuns([]).start.length, 0);
+});
+
+for (const backend of backends) {
+  describe(`dcopyRuns (${backend.name})`, () => {
+    test('gathers S[rows, cols] of stacked d×d blocks and scatters it back, against plain indexing', () => {
+      const rng = new Rng(7);
+      for (const [d, s, fraction] of [[13, 3, 0.5], [40, 2, 0.8], [9, 1, 0.1], [30, 4, 1]] as const) {
+        const rows = randomSubset(d, fraction, rng);
+        const cols = randomSubset(d, fraction, rng);
+        const S = randn(s * d * d, rng);
+        const nr = rows.length;
+        const nc = cols.length;
+        const runs = indexRuns(cols);
+        // Interleaved rows (i, q), as the mixture operator lays them out.
+        const gatherRows = new Int32Array(2 * nr * s);
+        const scatterRows = new Int32Array(2 * nr * s);
+        for (let i = 0; i < nr; i++) {
+          for (let q = 0; q < s; q++) {
+            const t = i * s + q;
+            gatherRows.set([q * d * d + rows[i]! * d, t * nc], 2 * t);
+            scatterRows.set([t * nc, q * d * d + rows[i]! * d], 2 * t);
+          }
+        }
+        const G = new Float64Array(nr * s * nc).fill(NaN);
+        runCopyPlan(backend, copyPlan(gatherRows, columnRunTable(runs, true), false), S, G);
+        for (let i = 0; i < nr; i++) {
+          for (let q = 0; q < s; q++) {
+            for (let j = 0; j < nc; j++) assert.equal(G[(i * s + q) * nc + j], S[q * d * d + rows[i]! * d + cols[j]!]);
+          }
+        }
+        // Scatter 2.5·G back, accumulating: S[rows, cols] grows by 2.5 times itself, the rest is untouched.
+        const out = S.slice();
+        const scale = new Float64Array(nr * s).fill(2.5);
+        runCopyPlan(backend, copyPlan(scatterRows, columnRunTable(runs, false), true, scale), G, out);
+        const inSet = (i: number, j: number): boolean => rows.includes(i) && cols.includes(j);
+        for (let q = 0; q < s; q++) {
+          for (let i = 0; i < d; i++) {
+            for (let j = 0; j < d; j++) {
+              const v = S[q * d * d + i * d + j]!;
+              const want = inSet(i, j) ? v + 2.5 * v : v;
+              assert.ok(Math.abs(out[q * d * d + i * d + j]! - want) <= 1e-15 * Math.abs(want), `q ${q} (${i}, ${j})`);
+            }
+          }
+        }
+      }
+    });
+
+    test('overwrite with row factors leaves the rest of dst alone; empty plans do nothing', () => {
+      const src = Float64Array.from({ length: 12 }, (_, i) => i + 1);
+      const dst = new Float64Array(10).fill(-1);
+      // Two rows (src 0 → dst 0 with factor 2, src 6 → dst 5 with factor −1), runs (1 → 0, len 2) and (4 → 3, len 1).
+      backend.dcopyRuns(2, 2, false, Int32Array.from([0, 0, 6, 5]), Int32Array.from([1, 0, 2, 4, 3, 1]), Float64Array.from([2, -1]), src, dst);
+      assert.deepEqual([...dst], [4, 6, -1, 10, -1, -8, -9, -1, -11, -1]);
+      const before = dst.slice();
+      backend.dcopyRuns(0, 2, true, new Int32Array(0), Int32Array.from([1, 0, 2, 4, 3, 1]), new Float64Array(0), src, dst);
+      backend.dcopyRuns(2, 0, true, Int32Array.from([0, 0, 6, 5]), new Int32Array(0), Float64Array.from([2, -1]), src, dst);
+      assert.deepEqual(dst, before);
+    });
+
+    test('bad plans are typed errors and leave dst untouched', () => {
+      const src = new Float64Array(10).fill(1);
+      const dst = new Float64Array(10);
+      const one = Float64Array.from([1]);
+      const call = (rowOffsets: number[], runTable: number[], scale = one, s = src, d = dst): void =>
+        backend.dcopyRuns(rowOffsets.length / 2, runTable.length / 3, true, Int32Array.from(rowOffsets), Int32Array.from(runTable), scale, s, d);
+      assert.throws(() => call([0, 0], [8, 0, 3]), ShapeError); // reads src[10]
+      assert.throws(() => call([0, 8], [0, 0, 3]), ShapeError); // writes dst[10]
+      assert.throws(() => call([-1, 0], [0, 0, 1]), InvalidArgumentError);
+      assert.throws(() => call([0, 0], [0, 0, -2]), InvalidArgumentError);
+      assert.throws(() => call([0, 0], [0, 0, 1], Float64Array.from([NaN])), NonFiniteError);
+      assert.throws(() => call([0, 0], [0, 0, 1], new Float64Array(0)), ShapeError);
+      assert.throws(() => call([0, 2], [0, 0, 3], one, src, src.subarray(0)), InvalidArgumentError); // overlap
+      assert.throws(() => backend.dcopyRuns(1, 1, true, [0, 0] as unknown as Int32Array, Int32Array.from([0, 0, 1]), one, src, dst), InvalidArgumentError);
+      assert.throws(() => backend.dcopyRuns(2, 1, true, Int32Array.from([0, 0]), Int32Array.from([0, 0, 1]), one, src, dst), ShapeError);
+      assert.deepEqual([...dst], new Array(10).fill(0));
+      // Disjoint views of one buffer are fine.
+      const buf = new Float64Array(20).fill(3);
+      call([0, 0], [0, 0, 5], one, buf.subarray(0, 10), buf.subarray(10));
+      assert.deepEqual([...buf.subarray(10, 16)], [6, 6, 6, 6, 6, 3]);
+    });
+  });
+}
+
+describe('native dcopyRuns validates on its own (called raw)', { skip: backends.length < 2 }, () => {
+  test('out-of-range and negative plans are RangeErrors, wrong array types TypeErrors', () => {
+    const addon = loadNativeAddon();
+    const src = new Float64Array(10);
+    const dst = new Float64Array(10);
+    const one = Float64Array.from([1]);
+    const i32 = (v: number[]): Int32Array => Int32Array.from(v);
+    assert.throws(() => addon.dcopyRuns(1, 1, false, i32([0, 0]), i32([8, 0, 3]), one, src, dst), RangeError);
+    assert.throws(() => addon.dcopyRuns(1, 1, false, i32([0, 9]), i32([0, 0, 2]), one, src, dst), RangeError);
+    assert.throws(() => addon.dcopyRuns(1, 1, false, i32([-4, 0]), i32([4, 0, 1]), one, src, dst), RangeError);
+    assert.throws(() => addon.dcopyRuns(1, 1, false, i32([0, 0]), i32([0, 0, -1]), one, src, dst), RangeError);
+    assert.throws(() => addon.dcopyRuns(2, 1, false, i32([0, 0]), i32([0, 0, 1]), one, src, dst), RangeError); // short rowOffsets
+    assert.throws(() => addon.dcopyRuns(1, 1, false, i32([0, 0]), i32([0, 0, 1]), Float64Array.from([Infinity]), src, dst), RangeError);
+    assert.throws(() => addon.dcopyRuns(1, 1, false, i32([0, 0]), i32([0, 0, 5]), one, src, src), RangeError); // overlap
+    assert.throws(() => addon.dcopyRuns(1, 1, false, new Float64Array(2) as unknown as Int32Array, i32([0, 0, 1]), one, src, dst), TypeError);
+    addon.dcopyRuns(1, 1, false, i32([0, 5]), i32([0, 0, 5]), one, Float64Array.from({ length: 10 }, (_, i) => i), dst);
+    assert.deepEqual([...dst], [0, 0, 0, 0, 0, 0, 1, 2, 3, 4]);
+  });
+});
