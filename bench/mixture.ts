@@ -199,6 +199,9 @@ export async function benchMixture(opts: BenchMixtureOptions = {}): Promise<void
   const timePass = res.converged && res.seconds <= TARGET_SECONDS;
   const memPass = peak <= TARGET_BYTES;
   log(`time ${res.seconds.toFixed(1)} s including the right-hand side (target: converged in ≤ ${TARGET_SECONDS} s): ${timePass ? 'PASS' : 'FAIL'}`);
+  const tm = res.timings;
+  log(`  set-up ${tm.setupSeconds.toFixed(1)} s, operator ${tm.operatorSeconds.toFixed(1)} s, preconditioner ${tm.preconditionerSeconds.toFixed(1)} s, ` +
+    `rest of the iteration ${tm.otherSeconds.toFixed(1)} s`);
   const reached = atTarget as { iteration: number; residual: number } | null;
   if (reached !== null) log(`  at ${TARGET_SECONDS} s: iteration ${reached.iteration}, max relative residual ${reached.residual.toExponential(3)}`);
   log(`peak RSS ${gib(peak)} (before the solve ${gib(rssBefore)}; target ≤ 6 GiB): ${memPass ? 'PASS' : 'FAIL'}`);

@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +69,16 @@ static void run_gemm(pa_job *job) {
     cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, (float)alpha, job->data[0], lda, job->data[1], ldb, (float)beta,
                 job->data[2], ldc);
   }
+}
+
+/* B = alpha·op(A)·B (left) or alpha·B·op(A) (right), A triangular with a non-unit diagonal, row-major with leading
+ * dimensions lda and ldb (so that blocks of interleaved matrices can be used in place). */
+static void run_dtrmm(pa_job *job) {
+  const int left = job->flags[0], upper = job->flags[1], trans = job->flags[2];
+  const int m = job->dims[0], n = job->dims[1], lda = job->dims[2], ldb = job->dims[3];
+  if (m == 0 || n == 0) return;
+  cblas_dtrmm(CblasRowMajor, left ? CblasLeft : CblasRight, upper ? CblasUpper : CblasLower, trans ? CblasTrans : CblasNoTrans,
+              CblasNonUnit, m, n, job->scalars[0], job->data[0], lda, job->data[1], ldb);
 }
 
 /* Converts a LAPACK workspace-query answer to a size, or returns 0 if it does not fit lapack_int. */
@@ -165,20 +176,27 @@ static int run_dgesv(pa_job *job) {
 }
 
 /* dst[dr + dc + j] = (accumulate ? dst[dr + dc + j] : 0) + scale_t·src[sr + sc + j] for every row t = (sr, dr) and
- * run (sc, dc, len), j < len: gathers and scatters of sub-blocks given as column runs. */
-static void run_copy_runs(pa_job *job) {
-  const size_t rows = (size_t)job->dims[0], runs = (size_t)job->dims[1];
+ * run (sc, dc, len), j < len, over the rows [t0, t1): gathers and scatters of sub-blocks given as column runs. */
+typedef struct {
+  const pa_job *job;
+  size_t t0, t1;
+} copy_rows;
+
+static void *copy_runs_rows(void *arg) {
+  const copy_rows *part = arg;
+  const pa_job *job = part->job;
+  const size_t runs = (size_t)job->dims[1];
   const int accumulate = job->flags[0];
   const int32_t *row_off = job->data[0], *run = job->data[1];
   const double *scale = job->data[2], *src = job->data[3];
   double *dst = job->data[4];
-  for (size_t t = 0; t < rows; t++) {
+  for (size_t t = part->t0; t < part->t1; t++) {
     const double *s_row = src + row_off[2 * t];
     double *d_row = dst + row_off[2 * t + 1];
     const double f = scale[t];
     for (size_t r = 0; r < runs; r++) {
-      const double *s = s_row + run[3 * r];
-      double *d = d_row + run[3 * r + 1];
+      const double *restrict s = s_row + run[3 * r];
+      double *restrict d = d_row + run[3 * r + 1];
       const size_t len = (size_t)run[3 * r + 2];
       if (accumulate) {
         for (size_t j = 0; j < len; j++) d[j] += f * s[j];
@@ -189,6 +207,55 @@ static void run_copy_runs(pa_job *job) {
       }
     }
   }
+  return NULL;
+}
+
+/* Copies of at least this many elements use a second thread: they are memory-bound, and one core draws only about
+ * 60 % of the memory bandwidth that two do. */
+#define PA_COPY_PARALLEL_ELEMENTS (1 << 18)
+
+/* [lo, hi): the span of dst written by the rows [t0, t1) (run columns from col_lo to col_hi). */
+static void dst_span(const int32_t *row_off, size_t t0, size_t t1, int64_t col_lo, int64_t col_hi, int64_t *lo, int64_t *hi) {
+  int64_t a = INT64_MAX, b = INT64_MIN;
+  for (size_t t = t0; t < t1; t++) {
+    const int64_t o = row_off[2 * t + 1];
+    if (o < a) a = o;
+    if (o > b) b = o;
+  }
+  *lo = a + col_lo;
+  *hi = b + col_hi;
+}
+
+static void run_copy_runs(pa_job *job) {
+  const size_t rows = (size_t)job->dims[0], runs = (size_t)job->dims[1];
+  const int32_t *row_off = job->data[0], *run = job->data[1];
+  copy_rows all = {job, 0, rows};
+  int64_t per_row = 0, col_lo = INT64_MAX, col_hi = 0;
+  for (size_t r = 0; r < runs; r++) {
+    const int64_t dc = run[3 * r + 1], len = run[3 * r + 2];
+    if (len == 0) continue;
+    per_row += len;
+    if (dc < col_lo) col_lo = dc;
+    if (dc + len > col_hi) col_hi = dc + len;
+  }
+  if (rows >= 2 && per_row > 0 && (int64_t)rows * per_row >= PA_COPY_PARALLEL_ELEMENTS) {
+    /* Two threads only when the halves write provably disjoint spans of dst, so accumulation never races. */
+    const size_t mid = rows / 2;
+    int64_t lo1, hi1, lo2, hi2;
+    dst_span(row_off, 0, mid, col_lo, col_hi, &lo1, &hi1);
+    dst_span(row_off, mid, rows, col_lo, col_hi, &lo2, &hi2);
+    if (hi1 <= lo2 || hi2 <= lo1) {
+      copy_rows second = {job, mid, rows};
+      pthread_t thread;
+      if (pthread_create(&thread, NULL, copy_runs_rows, &second) == 0) {
+        all.t1 = mid;
+        copy_runs_rows(&all);
+        pthread_join(thread, NULL);
+        return;
+      }
+    }
+  }
+  copy_runs_rows(&all);
 }
 
 /* OpenBLAS's thread count is process-wide and changing it while another thread is inside a BLAS
@@ -205,6 +272,7 @@ static void run_job_unlocked(pa_job *job) {
     case PA_DPOTRS: job->info = run_dpotrs(job); break;
     case PA_DGESV: job->info = run_dgesv(job); break;
     case PA_DCOPYRUNS: run_copy_runs(job); job->info = 0; break;
+    case PA_DTRMM: run_dtrmm(job); job->info = 0; break;
     default: job->info = -1; break;
   }
 }

@@ -31,14 +31,15 @@ typedef enum {
   PA_DPOTRS,
   PA_DGESV,
   PA_DCOPYRUNS,
+  PA_DTRMM,
   PA_OP_COUNT
 } pa_op;
 
 typedef enum { PA_ARG_BOOL, PA_ARG_DIM, PA_ARG_SCALAR, PA_ARG_F64, PA_ARG_F32, PA_ARG_I32 } pa_arg_kind;
 
 #define PA_MAX_ARGS 10
-#define PA_MAX_FLAGS 2
-#define PA_MAX_DIMS 3
+#define PA_MAX_FLAGS 3
+#define PA_MAX_DIMS 4
 #define PA_MAX_SCALARS 2
 #define PA_MAX_ARRAYS 5
 

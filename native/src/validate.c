@@ -41,6 +41,10 @@ static const pa_op_spec SPECS[PA_OP_COUNT] = {
                     {{"rows", PA_ARG_DIM, IN}, {"runs", PA_ARG_DIM, IN}, {"accumulate", PA_ARG_BOOL, IN},
                      {"rowOffsets", PA_ARG_I32, IN}, {"runTable", PA_ARG_I32, IN}, {"rowScale", PA_ARG_F64, IN},
                      {"src", PA_ARG_F64, IN}, {"dst", PA_ARG_F64, OUT}}},
+  [PA_DTRMM] = {"dtrmm", PA_DTRMM, 10,
+                {{"left", PA_ARG_BOOL, IN}, {"upper", PA_ARG_BOOL, IN}, {"transA", PA_ARG_BOOL, IN},
+                 {"m", PA_ARG_DIM, IN}, {"n", PA_ARG_DIM, IN}, {"alpha", PA_ARG_SCALAR, IN},
+                 {"a", PA_ARG_F64, IN}, {"lda", PA_ARG_DIM, IN}, {"b", PA_ARG_F64, OUT}, {"ldb", PA_ARG_DIM, IN}}},
 };
 
 const pa_op_spec *pa_spec(pa_op op) { return &SPECS[op]; }
@@ -131,6 +135,12 @@ static void required_lengths(const pa_job *job, uint64_t need[PA_MAX_ARRAYS]) {
       need[0] = d0 * d0;
       need[1] = d0 * d1;
       break;
+    case PA_DTRMM: { /* m = d0, n = d1, lda = d2, ldb = dims[3]; A is k×k (k = m from the left, n from the right) */
+      const uint64_t k = job->flags[0] ? d0 : d1, ldb = (uint64_t)job->dims[3];
+      need[0] = k == 0 ? 0 : (k - 1) * d2 + k;
+      need[1] = d0 == 0 || d1 == 0 ? 0 : (d0 - 1) * ldb + d1;
+      break;
+    }
     case PA_DCOPYRUNS: /* rows = d0, runs = d1; the extents of src and dst come from copy_runs_extents */
       need[0] = 2 * d0;
       need[1] = 3 * d1;
@@ -180,7 +190,7 @@ static int copy_runs_extents(napi_env env, pa_job *job, const char *fn, uint64_t
 
 /* Limits that keep LAPACK's and LAPACKE's 32-bit index and workspace arithmetic from overflowing. */
 static int check_lapack_limits(napi_env env, const pa_job *job, const char *fn, const uint64_t need[]) {
-  if (job->op == PA_DGEMM || job->op == PA_SGEMM || job->op == PA_DCOPYRUNS) return 1;
+  if (job->op == PA_DGEMM || job->op == PA_SGEMM || job->op == PA_DCOPYRUNS || job->op == PA_DTRMM) return 1;
   /* LAPACKE's row-major path allocates and indexes transposed copies with lapack_int products. */
   for (size_t i = 0; i < job->n_arrays; i++) {
     if (need[i] > (uint64_t)INT_MAX) {
@@ -299,6 +309,14 @@ int pa_parse_job(napi_env env, napi_callback_info info, const pa_op_spec *spec, 
     }
   }
 
+  if (job->op == PA_DTRMM) {
+    /* Leading dimensions at least the row lengths (and >= 1), as BLAS requires. */
+    const int k = job->flags[0] ? job->dims[0] : job->dims[1];
+    if (job->dims[2] < (k > 1 ? k : 1)) return fail(env, PA_RANGE_ERROR, "%s: lda = %d is less than max(1, %d)", fn, job->dims[2], k);
+    if (job->dims[3] < (job->dims[1] > 1 ? job->dims[1] : 1)) {
+      return fail(env, PA_RANGE_ERROR, "%s: ldb = %d is less than max(1, n = %d)", fn, job->dims[3], job->dims[1]);
+    }
+  }
   uint64_t need[PA_MAX_ARRAYS] = {0};
   required_lengths(job, need);
   for (size_t i = 0; i < job->n_arrays; i++) {

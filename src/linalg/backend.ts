@@ -76,6 +76,21 @@ export interface LinAlgBackend {
     src: Float64Array, dst: Float64Array,
   ): void;
 
+  /**
+   * Triangular product, in place: b ← alpha·op(A)·b (`left`) or b ← alpha·b·op(A), with A the upper (`upper`) or
+   * lower triangle of the k×k matrix `a` including its diagonal (k = m from the left, n from the right; the other
+   * triangle is not read), op(A) = Aᵀ when `transA`, and b m×n. Both row-major with leading dimensions lda ≥ k and
+   * ldb ≥ n, so that blocks of larger matrices can be used without copies. `b` must not overlap `a`.
+   */
+  dtrmm(
+    left: boolean, upper: boolean, transA: boolean, m: number, n: number, alpha: number,
+    a: Float64Array, lda: number, b: Float64Array, ldb: number,
+  ): void;
+  dtrmmAsync(
+    left: boolean, upper: boolean, transA: boolean, m: number, n: number, alpha: number,
+    a: Float64Array, lda: number, b: Float64Array, ldb: number,
+  ): Promise<void>;
+
   /** Number of threads the backend's BLAS uses (1 for the JS backend). */
   getThreads(): number;
   /** Sets the BLAS thread count (ignored by the JS backend). */

@@ -24,6 +24,7 @@ import {
 } from '../errors.js';
 import type { LinAlgBackend } from './backend.js';
 import { checkCopyRuns, copyRunsJs } from './copyRuns.js';
+import { checkTrmm, trmmJs } from './trmm.js';
 
 /** Inner-dimension block: 64 rows of op(B) (one column block of them) stay in L1/L2 while C's rows stream. */
 const GEMM_K_BLOCK = 64;
@@ -611,6 +612,14 @@ export function createJsBackend(): LinAlgBackend {
       checkCopyRuns('dcopyRuns', rows, runs, rowOffsets, runTable, rowScale, src, dst);
       copyRunsJs(rows, runs, accumulate, rowOffsets, runTable, rowScale, src, dst);
     },
+    dtrmm(left, upper, transA, m, n, alpha, a, lda, b, ldb) {
+      checkTrmm('dtrmm', left, upper, transA, m, n, alpha, a, lda, b, ldb);
+      trmmJs(left, upper, transA, m, n, alpha, a, lda, b, ldb);
+    },
+    dtrmmAsync: (left, upper, transA, m, n, alpha, a, lda, b, ldb) => settled(() => {
+      checkTrmm('dtrmmAsync', left, upper, transA, m, n, alpha, a, lda, b, ldb);
+      trmmJs(left, upper, transA, m, n, alpha, a, lda, b, ldb);
+    }),
     getThreads: () => 1,
     setThreads(n: number): void {
       if (!Number.isInteger(n) || n < 1) {

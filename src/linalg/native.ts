@@ -33,6 +33,7 @@ import {
 import type { LinAlgBackend } from './backend.js';
 import { assertFinite } from './matrix.js';
 import { checkCopyRuns } from './copyRuns.js';
+import { checkTrmm } from './trmm.js';
 
 /** The addon's interface version this file was written for (PA_ABI_VERSION in native/src/polyapprox_blas.h). */
 const EXPECTED_ABI_VERSION = 2;
@@ -67,6 +68,10 @@ export interface NativeAddon {
   dgesv(n: number, nrhs: number, a: Float64Array, b: Float64Array): number;
   dcopyRuns(rows: number, runs: number, accumulate: boolean, rowOffsets: Int32Array, runTable: Int32Array,
     rowScale: Float64Array, src: Float64Array, dst: Float64Array): void;
+  dtrmm(left: boolean, upper: boolean, transA: boolean, m: number, n: number, alpha: number,
+    a: Float64Array, lda: number, b: Float64Array, ldb: number): void;
+  dtrmmAsync(left: boolean, upper: boolean, transA: boolean, m: number, n: number, alpha: number,
+    a: Float64Array, lda: number, b: Float64Array, ldb: number): Promise<void>;
   dgemmAsync(transA: boolean, transB: boolean, m: number, n: number, k: number,
     alpha: number, a: Float64Array, b: Float64Array, beta: number, c: Float64Array): Promise<void>;
   sgemmAsync(transA: boolean, transB: boolean, m: number, n: number, k: number,
@@ -90,7 +95,7 @@ export interface NativeLinAlgBackend extends LinAlgBackend {
 }
 
 const ADDON_FUNCTIONS = [
-  'dgemm', 'sgemm', 'dsyevd', 'dgesdd', 'dpotrf', 'dpotrs', 'dgesv', 'dcopyRuns',
+  'dgemm', 'sgemm', 'dsyevd', 'dgesdd', 'dpotrf', 'dpotrs', 'dgesv', 'dcopyRuns', 'dtrmm', 'dtrmmAsync',
   'dgemmAsync', 'sgemmAsync', 'dsyevdAsync', 'dgesddAsync', 'dpotrfAsync', 'dpotrsAsync', 'dgesvAsync',
   'setNumThreads', 'getNumThreads', 'blasInfo',
 ] as const;
@@ -398,6 +403,14 @@ export function loadNativeBackend(addonPath: string = nativeBackendPath()): Nati
     dcopyRuns(rows, runs, accumulate, rowOffsets, runTable, rowScale, src, dst) {
       checkCopyRuns('dcopyRuns', rows, runs, rowOffsets, runTable, rowScale, src, dst);
       raw.dcopyRuns(rows, runs, accumulate, rowOffsets, runTable, rowScale, src, dst);
+    },
+    dtrmm(left, upper, transA, m, n, alpha, a, lda, b, ldb) {
+      checkTrmm('dtrmm', left, upper, transA, m, n, alpha, a, lda, b, ldb);
+      raw.dtrmm(left, upper, transA, m, n, alpha, a, lda, b, ldb);
+    },
+    async dtrmmAsync(left, upper, transA, m, n, alpha, a, lda, b, ldb) {
+      checkTrmm('dtrmmAsync', left, upper, transA, m, n, alpha, a, lda, b, ldb);
+      await raw.dtrmmAsync(left, upper, transA, m, n, alpha, a, lda, b, ldb);
     },
 
     getThreads() {

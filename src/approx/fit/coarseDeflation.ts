@@ -148,7 +148,7 @@ async function deflation(space: MeanSpace, base: MomentPreconditioner, backend: 
   const { n } = space;
   const E = assembleCoarseMatrix(space, backend);
   symmetrizeInPlace(E, n);
-  addKernelShift(space, E);
+  addKernelShift(space, E, backend);
   try {
     await backend.dpotrfAsync(n, E);
   } catch (e) {
@@ -229,31 +229,28 @@ function meanSpace(mix: GaussianMixture, backend: LinAlgBackend, meanDirections:
 }
 
 /** E += τ·Σ κκᵀ over an orthonormal basis κ of ker Φ (C = D A, A antisymmetric), τ the mean diagonal of E. */
-function addKernelShift(space: MeanSpace, E: Float64Array): void {
+function addKernelShift(space: MeanSpace, E: Float64Array, backend: LinAlgBackend): void {
   const { d, J, n, D } = space;
+  const P = (J * (J - 1)) / 2;
+  if (P === 0) return;
   let tau = 0;
   for (let i = 0; i < n; i++) tau += E[i * n + i]!;
   tau /= n;
   const off = 1 + d;
-  // κ is non-zero only in columns a and b of C: 2d entries.
-  const idx = new Int32Array(2 * d);
-  const val = new Float64Array(2 * d);
+  // The basis as the columns of κ [n, P] (each non-zero only in the columns a and b of C: 2d entries), then one
+  // product E += τ κκᵀ.
+  const kappa = new Float64Array(n * P);
+  let p = 0;
   for (let a = 0; a < J; a++) {
-    for (let b = a + 1; b < J; b++) {
+    for (let b = a + 1; b < J; b++, p++) {
       // A = e_a e_bᵀ − e_b e_aᵀ: column b of C = D A is D_a, column a is −D_b; norm √2.
       for (let i = 0; i < d; i++) {
-        idx[2 * i] = off + i * J + b;
-        val[2 * i] = D[i * J + a]! / Math.SQRT2;
-        idx[2 * i + 1] = off + i * J + a;
-        val[2 * i + 1] = -D[i * J + b]! / Math.SQRT2;
-      }
-      for (let p = 0; p < 2 * d; p++) {
-        const row = idx[p]! * n;
-        const f = tau * val[p]!;
-        for (let r = 0; r < 2 * d; r++) E[row + idx[r]!]! += f * val[r]!;
+        kappa[(off + i * J + b) * P + p] = D[i * J + a]! / Math.SQRT2;
+        kappa[(off + i * J + a) * P + p] = -D[i * J + b]! / Math.SQRT2;
       }
     }
   }
+  backend.dgemm(false, true, n, n, P, tau, kappa, kappa, 1, E);
 }
 
 /** Φᵀθ = (a, b, S D) per output [count, n]. */

@@ -178,6 +178,19 @@ export interface MixtureKrylovResult {
   /** The deflation used ('auto' resolved). */
   deflation: 'mean' | 'affine' | 'none';
   seconds: number;
+  /**
+   * Where the seconds went: set-up (preconditioner, deflation and right-hand side), operator applications,
+   * preconditioner applications (including coarse solves), and the rest of the iteration (block updates, norms).
+   */
+  timings: MixtureKrylovTimings;
+}
+
+/** See {@link MixtureKrylovResult.timings}. */
+export interface MixtureKrylovTimings {
+  setupSeconds: number;
+  operatorSeconds: number;
+  preconditionerSeconds: number;
+  otherSeconds: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -227,7 +240,8 @@ function componentOperatorData(g: Gaussian, weight: number): ComponentOperatorDa
 
 /**
  * The copies of one operator application for a block of s outputs, in the interleaved layout of
- * {@link addCovarianceSandwich}: row (i, q) of the gathered block is S_q[rowOrder_i, A], at (i·s + q)·a.
+ * {@link addCovarianceSandwich}: row (i, q) of the gathered block is S_q[rowOrder_i, A], at (i·s + q)·a. Every plan
+ * lists its rows in increasing destination order, so that native copies may split them between two threads.
  */
 interface ComponentPlans {
   /** S_q[rowOrder_i, A] → G[(i, q), ·]. */
@@ -260,11 +274,11 @@ function componentPlans(c: ComponentOperatorData, d: number, s: number): Compone
     return out;
   };
   const crossScale = new Float64Array(e * s);
-  for (let t = 0; t < e; t++) for (let q = 0; q < s; q++) crossScale[t * s + q] = 4 * c.weight * c.decoupledVar[t]!;
+  for (let q = 0; q < s; q++) for (let t = 0; t < e; t++) crossScale[q * e + t] = 4 * c.weight * c.decoupledVar[t]!;
   const plans: ComponentPlans = {
     gather: copyPlan(rowsOf(d, (i, q) => [q * d2 + c.rowOrder[i]! * d, (i * s + q) * a], 'tq'), c.gatherCoupled, false),
-    scatter: copyPlan(rowsOf(a, (i, q) => [i * s * a + q * a, q * d2 + c.coupled[i]! * d], 'tq'), c.scatterCoupled, true),
-    cross: copyPlan(rowsOf(e, (t, q) => [(a + t) * s * a + q * a, q * d2 + c.decoupled[t]! * d], 'tq'), c.scatterCoupled, true, crossScale),
+    scatter: copyPlan(rowsOf(a, (i, q) => [i * s * a + q * a, q * d2 + c.coupled[i]! * d], 'qt'), c.scatterCoupled, true),
+    cross: copyPlan(rowsOf(e, (t, q) => [(a + t) * s * a + q * a, q * d2 + c.decoupled[t]! * d], 'qt'), c.scatterCoupled, true, crossScale),
     gatherDecoupled: copyPlan(rowsOf(e, (t, q) => [q * d2 + c.decoupled[t]! * d, (q * e + t) * e], 'qt'), c.gatherDecoupled, false),
     scatterDecoupled: copyPlan(rowsOf(e, (t, q) => [(q * e + t) * e, q * d2 + c.decoupled[t]! * d], 'qt'), c.scatterDecoupled, true),
   };
@@ -377,13 +391,16 @@ function accumulateLowRankTerms(
 }
 
 /**
- * Adds tr(S_qΣ) to Ep[q], then π(2ΣS_qΣ + E_q·Σ) to out.S_q for every q (up to symmetrisation: the off-diagonal
- * block [Ā, A] is written with twice its weight and [A, Ā] not at all). Only the coupled coordinates A go through
- * matrix products; on the decoupled ones Ā, Σ = diag(v).
+ * Adds tr(S_qΣ) to Ep[q], then π(2ΣS_qΣ + E_q·Σ) to out.S_q for every q, up to the symmetrisation that follows:
+ * only the coupled coordinates A go through matrix products (on the decoupled ones Ā, Σ = diag(v)), and each
+ * product is one call for the whole block (row (i, q) of the gathered G holds S_q[rowOrder_i, A]).
  *
- * The outputs are interleaved so that each product is one call for the whole block: row (i, q) of G holds
- * S_q[rowOrder_i, A], so Y = G·C (C = Σ[A, A]) read as a d × s·a matrix has the blocks S_q[·, A]C side by side,
- * and the second product C·Y[A rows] yields every C S_q[A, A] C at once.
+ * - [A, A]: with U_q the upper triangle of S_q[A, A] (diagonal halved), S_q = U_q + U_qᵀ and C S_q C =
+ *   C U_q C + (C U_q C)ᵀ, so adding M_q = 4π C(U_qC + ¼E_q I) and averaging the two triangles gives
+ *   2πCS_qC + πE_qC. W_q = U_qC is a triangular product (half the flops of S_qC), written side by side into
+ *   W [a, s·a], and C·W is one product; tr(S_qC) = 2 tr(W_q).
+ * - [Ā, A]: S_q[Ā, A]C from one product over the Ā rows of G, added with weight 4πv_t to the rows Ā (twice the
+ *   weight, and nothing to [A, Ā], for the same averaging).
  */
 async function addCovarianceSandwich(
   c: ComponentOperatorData, x: QuadraticBlock, Ep: Float64Array, out: QuadraticBlock, scratch: OperatorScratch,
@@ -393,26 +410,36 @@ async function addCovarianceSandwich(
   const s = x.count;
   const w = c.weight;
   const a = c.coupled.length;
+  const e = d - a;
   const plans = componentPlans(c, d, s);
   addDecoupledTrace(x, c.decoupled, c.decoupledVar, Ep);
   if (a > 0) {
     const G = scratch.gathered;
     const Y = scratch.product;
-    const Z = scratch.square;
-    runCopyPlan(backend, plans.gather, x.S, G);
-    await backend.dgemmAsync(false, false, s * d, a, a, 1, G, c.coupledCov, 0, Y);
-    // Ep_q += tr(S_q[A, A]C), then ½Ep_q on the diagonal of the block q of Y[A rows]: Z_q = C(S_qC + ½E_q I).
+    const W = scratch.square;
+    const C = c.coupledCov;
     const sa = s * a;
+    runCopyPlan(backend, plans.gather, x.S, G);
+    for (let i = 0; i < a; i++) for (let q = 0; q < s; q++) G[(i * s + q) * a + i]! *= 0.5;
+    for (let i = 0; i < a; i++) for (let q = 0; q < s; q++) W.set(C.subarray(i * a, (i + 1) * a), i * sa + q * a);
+    for (let q = 0; q < s; q++) {
+      await backend.dtrmmAsync(true, true, false, a, a, 1, G.subarray(q * a), sa, W.subarray(q * a), sa);
+    }
     for (let q = 0; q < s; q++) {
       let tr = 0;
-      for (let i = 0; i < a; i++) tr += Y[i * sa + q * a + i]!;
-      Ep[q]! += tr;
-      const half = 0.5 * Ep[q]!;
-      for (let i = 0; i < a; i++) Y[i * sa + q * a + i]! += half;
+      for (let i = 0; i < a; i++) tr += W[i * sa + q * a + i]!;
+      Ep[q]! += 2 * tr;
+      const quarter = 0.25 * Ep[q]!;
+      for (let i = 0; i < a; i++) W[i * sa + q * a + i]! += quarter;
     }
-    await backend.dgemmAsync(false, false, a, sa, a, 2 * w, c.coupledCov, Y, 0, Z);
-    runCopyPlan(backend, plans.scatter, Z, out.S);
-    runCopyPlan(backend, plans.cross, Y, out.S);
+    await backend.dgemmAsync(false, false, a, sa, a, 4 * w, C, W, 0, Y);
+    runCopyPlan(backend, plans.scatter, Y, out.S);
+    if (e > 0) {
+      // Rows Ā of G (the last e·s rows) times C: Y[(a + t, q), ·] = S_q[Ā_t, A]C, as the cross plan reads them.
+      const cross = Y.subarray(a * sa);
+      await backend.dgemmAsync(false, false, e * s, a, a, 1, G.subarray(a * sa), C, 0, cross);
+      runCopyPlan(backend, plans.cross, Y, out.S);
+    }
   }
   addDecoupledBlock(c, plans, x, out, scratch, Ep, backend);
 }
@@ -546,19 +573,21 @@ interface BlockPcgResult {
 }
 
 /**
- * An orthonormal basis (in the block inner product) of the span of the columns of W, dropping directions whose
- * singular value is below 1e-7 of the largest after the columns are scaled to unit norm. Two passes of
- * Gram–eigen orthonormalisation, so the result is orthonormal to rounding even when W is ill-conditioned.
+ * A basis of the span of the columns of W that is orthonormal in the block inner product, dropping directions whose
+ * singular value is below 1e-7 of the largest after the columns are scaled to unit norm (Gram–eigen
+ * orthonormalisation). A second pass runs only when the scaled Gram matrix had a condition number above 1e6: after
+ * one pass the basis is then orthonormal to about 1e6·ε, and CG needs no more — its small systems (PᵀAP)α = PᵀR
+ * are solved exactly for any basis. Each pass reads and writes the whole block, so this saves one pass per iteration.
  */
 function orthonormalize(W: QuadraticBlock, backend: LinAlgBackend): QuadraticBlock {
   let X = W;
   for (let pass = 0; pass < 2; pass++) {
     const s = X.count;
     if (s === 0) return X;
-    const norms = columnNorms(X);
+    const G = quadraticBlockGram(X, X, backend);
+    const norms = Float64Array.from({ length: s }, (_, i) => Math.sqrt(Math.max(0, G[i * s + i]!)));
     const nmax = Math.max(...norms);
     if (!(nmax > 0)) return zeroQuadraticBlock(0, X.dim);
-    const G = quadraticBlockGram(X, X, backend);
     const inv = Float64Array.from(norms, (n) => (n > 1e-300 * nmax ? 1 / n : 0));
     const Gs = new Matrix(s, s);
     for (let i = 0; i < s; i++) for (let j = 0; j < s; j++) Gs.data[i * s + j] = G[i * s + j]! * inv[i]! * inv[j]!;
@@ -574,6 +603,7 @@ function orthonormalize(W: QuadraticBlock, backend: LinAlgBackend): QuadraticBlo
     const next = zeroQuadraticBlock(keep.length, X.dim);
     blockGemm(1, X, T, 0, next, backend);
     X = next;
+    if (keep.length === s && values[0]! >= 1e-6 * lmax) break;
   }
   return X;
 }
@@ -596,7 +626,7 @@ async function blockPcg(
 ): Promise<BlockPcgResult> {
   const start = opts.startedAt ?? performance.now();
   const s = B.count;
-  const bnorm = columnNorms(B);
+  const bnorm = columnNorms(B, backend);
   const X = zeroQuadraticBlock(s, B.dim);
   let R = copyBlock(B);
   const iterations: number[] = Array.from(bnorm, (n) => (n === 0 ? 0 : -1));
@@ -633,7 +663,7 @@ async function blockPcg(
       blockGemm(1, await opts.coarseSolve(Ract), identity(active.length), 1, Xact, backend);
       if (!all) scatterColumns(Xact, X, active);
       Ract = await residualOf(active, Xact);
-      const norms = columnNorms(Ract);
+      const norms = columnNorms(Ract, backend);
       active.forEach((j, c) => {
         relres[j] = norms[c]! / bnorm[j]!;
       });
@@ -658,7 +688,7 @@ async function blockPcg(
       blockGemm(1, P, alpha, 1, Xact, backend);
       blockGemm(-1, Q, alpha, 1, Ract, backend);
       if (!all) scatterColumns(Xact, X, active);
-      const norms = columnNorms(Ract);
+      const norms = columnNorms(Ract, backend);
       active.forEach((j, c) => {
         relres[j] = norms[c]! / bnorm[j]!;
       });
@@ -676,7 +706,7 @@ async function blockPcg(
     if (stopped && opts.throwOnNonConvergence) throw budgetError();
     // True residual of every column.
     R = await residualOf(Array.from({ length: s }, (_, j) => j), X);
-    const norms = columnNorms(R);
+    const norms = columnNorms(R, backend);
     let worst = 0;
     for (let j = 0; j < s; j++) {
       relres[j] = bnorm[j] === 0 ? 0 : norms[j]! / bnorm[j]!;
@@ -803,12 +833,22 @@ export async function fitQuadraticMixtureKrylov(
   const deflated = deflation === 'affine' ? await affineDeflation(model, pooled, backend)
     : deflation === 'mean' ? await meanDirectionDeflation(model, pooled, backend) : null;
   const rhs = await networkMixtureMoments(net, model, backend);
-  const sol = await blockPcg(op, deflated ?? pooled, rhs, {
+  const setupSeconds = (performance.now() - start) / 1000;
+  const clock = { operator: 0, preconditioner: 0 };
+  const timed = <T>(key: keyof typeof clock, f: (x: T) => Promise<QuadraticBlock>) => async (x: T): Promise<QuadraticBlock> => {
+    const t0 = performance.now();
+    const y = await f(x);
+    clock[key] += (performance.now() - t0) / 1000;
+    return y;
+  };
+  const prec = deflated ?? pooled;
+  const sol = await blockPcg({ dim: op.dim, apply: timed('operator', op.apply) }, { apply: timed('preconditioner', prec.apply) }, rhs, {
     startedAt: start,
-    coarseSolve: deflated === null ? undefined : (r) => deflated.coarseSolve(r),
+    coarseSolve: deflated === null ? undefined : timed('preconditioner', (r: QuadraticBlock) => deflated.coarseSolve(r)),
     tol, maxIterations, maxSeconds, throwOnNonConvergence: opts.throwOnNonConvergence ?? true, onIteration: opts.onIteration,
   }, backend);
   const approx = toApproximant(net, mix, sol.x, eps, preconditioner, deflation, tol);
+  const seconds = (performance.now() - start) / 1000;
   return {
     approx,
     converged: sol.converged,
@@ -817,7 +857,11 @@ export async function fitQuadraticMixtureKrylov(
     operatorApplications: sol.operatorApplications,
     ridge: eps,
     deflation,
-    seconds: (performance.now() - start) / 1000,
+    seconds,
+    timings: {
+      setupSeconds, operatorSeconds: clock.operator, preconditionerSeconds: clock.preconditioner,
+      otherSeconds: Math.max(0, seconds - setupSeconds - clock.operator - clock.preconditioner),
+    },
   };
 }
 

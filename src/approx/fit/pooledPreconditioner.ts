@@ -205,13 +205,16 @@ function commonSandwich(P: Float64Array, scale: Float64Array | null, common: Int
       if (plan === undefined) {
         const gatherRows = new Int32Array(2 * c * s);
         const scatterRows = new Int32Array(2 * c * s);
+        // Both in increasing destination order, so that the halves of a plan write disjoint spans (native copies
+        // then use two threads).
         for (let i = 0; i < c; i++) {
           for (let q = 0; q < s; q++) {
             const t = i * s + q;
+            const u = q * c + i;
             gatherRows[2 * t] = q * d2 + common[i]! * d;
             gatherRows[2 * t + 1] = t * c;
-            scatterRows[2 * t] = t * c;
-            scatterRows[2 * t + 1] = q * d2 + common[i]! * d;
+            scatterRows[2 * u] = t * c;
+            scatterRows[2 * u + 1] = q * d2 + common[i]! * d;
           }
         }
         plan = { gather: copyPlan(gatherRows, gatherRuns, false), scatter: copyPlan(scatterRows, scatterRuns, false) };
@@ -357,7 +360,6 @@ async function applyPooledInverse(
 ): Promise<QuadraticBlock> {
   const d = m.dim;
   const s = m.count;
-  const d2 = d * d;
   const out = zeroQuadraticBlock(s, d);
   if (s === 0) return out;
   // Linear part: dvec_q = Σ̄⁻¹(m1_q − μ̄ m0_q).
@@ -365,16 +367,16 @@ async function applyPooledInverse(
   for (let q = 0; q < s; q++) for (let i = 0; i < d; i++) g1[q * d + i] = m.b[q * d + i]! - mu[i]! * m.a[q]!;
   const dvec = new Float64Array(s * d);
   backend.dgemm(false, false, s, d, d, 1, g1, covInv, 0, dvec);
-  centeredSecondMoments(m, mu, cov, R);
+  centeredSecondMoments(m, mu, cov, R, backend);
   await quadratic.apply(R, s, out.S);
   symmetrizeBlock(out);
   // Constant c = m0 − tr(SΣ̄), then back to monomial coefficients a = c − dᵀμ̄ + μ̄ᵀSμ̄, b = d − 2Sμ̄.
   const Smu = new Float64Array(s * d);
   backend.dgemm(false, false, s * d, 1, d, 1, out.S, mu, 0, Smu);
+  const trSC = new Float64Array(s);
+  backend.dgemm(false, false, s, 1, d * d, 1, out.S, cov, 0, trSC);
   for (let q = 0; q < s; q++) {
-    let trSC = 0;
-    for (let i = 0; i < d2; i++) trSC += out.S[q * d2 + i]! * cov[i]!;
-    const c = m.a[q]! - trSC;
+    const c = m.a[q]! - trSC[q]!;
     let dmu = 0;
     let muSmu = 0;
     for (let i = 0; i < d; i++) {
@@ -387,21 +389,29 @@ async function applyPooledInverse(
   return out;
 }
 
-/** R_q = M2_q − μ̄m1ᵀ − m1μ̄ᵀ + μ̄μ̄ᵀm0 − m0Σ̄: the centred Hermite moments of the quadratic block. */
-function centeredSecondMoments(m: QuadraticBlock, mu: Float64Array, cov: Float64Array, R: Float64Array): void {
+/**
+ * R_q = M2_q − μ̄m1ᵀ − m1μ̄ᵀ + μ̄μ̄ᵀm0 − m0Σ̄: the centred Hermite moments of the quadratic block, as
+ * M2_q − m0Σ̄ − μ̄wᵀ − wμ̄ᵀ with w = m1 − ½m0μ̄ (a copy and two products per output).
+ */
+function centeredSecondMoments(m: QuadraticBlock, mu: Float64Array, cov: Float64Array, R: Float64Array, backend: LinAlgBackend): void {
   const d = m.dim;
   const d2 = d * d;
+  R.set(m.S.subarray(0, m.count * d2));
+  const left = new Float64Array(d * 2);
+  const right = new Float64Array(d * 2);
   for (let q = 0; q < m.count; q++) {
     const m0 = m.a[q]!;
-    const off = q * d2;
-    const boff = q * d;
+    const Rq = R.subarray(q * d2, (q + 1) * d2);
+    if (m0 !== 0) backend.dgemm(false, false, 1, d2, 1, -m0, ONE, cov, 1, Rq);
     for (let i = 0; i < d; i++) {
-      const m1i = m.b[boff + i]!;
-      const mui = mu[i]!;
-      const row = i * d;
-      for (let j = 0; j < d; j++) {
-        R[off + row + j] = m.S[off + row + j]! - mui * m.b[boff + j]! - m1i * mu[j]! + mui * mu[j]! * m0 - m0 * cov[row + j]!;
-      }
+      const wi = m.b[q * d + i]! - 0.5 * m0 * mu[i]!;
+      left[2 * i] = mu[i]!;
+      left[2 * i + 1] = wi;
+      right[2 * i] = -wi;
+      right[2 * i + 1] = -mu[i]!;
     }
+    backend.dgemm(false, true, d, d, 2, 1, left, right, 1, Rq);
   }
 }
+
+const ONE = Float64Array.of(1);

@@ -85,13 +85,18 @@ export function scatterColumns(src: QuadraticBlock, dst: QuadraticBlock, cols: r
   });
 }
 
-export function columnNorms(x: QuadraticBlock): Float64Array {
+/** Norms ‖θ_j‖ = (a_j² + ‖b_j‖² + ‖S_j‖_F²)^½ of the columns of a block. */
+export function columnNorms(x: QuadraticBlock, backend: LinAlgBackend = getBackend()): Float64Array {
   const d = x.dim;
+  const d2 = d * d;
   const out = new Float64Array(x.count);
+  const dot = new Float64Array(1);
   for (let j = 0; j < x.count; j++) {
-    let s = x.a[j]! ** 2;
+    // ⟨S_j, S_j⟩_F through BLAS (a 1×1 product over d² entries): the blocks are large and this runs every iteration.
+    const Sj = x.S.subarray(j * d2, (j + 1) * d2);
+    backend.dgemm(false, true, 1, 1, d2, 1, Sj, Sj, 0, dot);
+    let s = x.a[j]! ** 2 + dot[0]!;
     for (let i = j * d; i < (j + 1) * d; i++) s += x.b[i]! ** 2;
-    for (let i = j * d * d; i < (j + 1) * d * d; i++) s += x.S[i]! ** 2;
     out[j] = Math.sqrt(s);
   }
   return out;
