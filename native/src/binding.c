@@ -127,6 +127,7 @@ DEFINE_OP(js_sgemm, PA_SGEMM)
 DEFINE_OP(js_dsyevd, PA_DSYEVD)
 DEFINE_OP(js_dgesdd, PA_DGESDD)
 DEFINE_OP(js_dpotrf, PA_DPOTRF)
+DEFINE_OP(js_dpotri, PA_DPOTRI)
 DEFINE_OP(js_dpotrs, PA_DPOTRS)
 DEFINE_OP(js_dgesv, PA_DGESV)
 DEFINE_OP(js_dtrmm, PA_DTRMM)
@@ -197,6 +198,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     {"dgesdd", NULL, js_dgesdd, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dpotrf", NULL, js_dpotrf, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dpotrs", NULL, js_dpotrs, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"dpotri", NULL, js_dpotri, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"dpotriAsync", NULL, js_dpotri_async, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dgesv", NULL, js_dgesv, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dcopyRuns", NULL, js_dcopy_runs, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dtrmm", NULL, js_dtrmm, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -156,6 +156,20 @@ static int run_dpotrf(pa_job *job) {
   return info;
 }
 
+/* The inverse of L Lᵀ from the factor L of dpotrf, written to both triangles. */
+static int run_dpotri(pa_job *job) {
+  const lapack_int n = job->dims[0];
+  double *a = job->data[0];
+  if (n == 0) return 0;
+  const lapack_int info = LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', n, a, n);
+  if (info == 0) {
+    for (size_t i = 0; i < (size_t)n; i++) {
+      for (size_t j = 0; j < i; j++) a[j * (size_t)n + i] = a[i * (size_t)n + j];
+    }
+  }
+  return info;
+}
+
 static int run_dpotrs(pa_job *job) {
   const lapack_int n = job->dims[0], nrhs = job->dims[1];
   if (n == 0 || nrhs == 0) return 0;
@@ -269,6 +283,7 @@ static void run_job_unlocked(pa_job *job) {
     case PA_DSYEVD: job->info = run_dsyevd(job); break;
     case PA_DGESDD: job->info = run_dgesdd(job); break;
     case PA_DPOTRF: job->info = run_dpotrf(job); break;
+    case PA_DPOTRI: job->info = run_dpotri(job); break;
     case PA_DPOTRS: job->info = run_dpotrs(job); break;
     case PA_DGESV: job->info = run_dgesv(job); break;
     case PA_DCOPYRUNS: run_copy_runs(job); job->info = 0; break;

@@ -32,6 +32,7 @@ typedef enum {
   PA_DGESV,
   PA_DCOPYRUNS,
   PA_DTRMM,
+  PA_DPOTRI,
   PA_OP_COUNT
 } pa_op;
 

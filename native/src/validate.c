@@ -31,6 +31,7 @@ static const pa_op_spec SPECS[PA_OP_COUNT] = {
                  {{"m", PA_ARG_DIM, IN}, {"n", PA_ARG_DIM, IN}, {"a", PA_ARG_F64, OUT},
                   {"s", PA_ARG_F64, OUT}, {"u", PA_ARG_F64, OUT}, {"vt", PA_ARG_F64, OUT}}},
   [PA_DPOTRF] = {"dpotrf", PA_DPOTRF, 2, {{"n", PA_ARG_DIM, IN}, {"a", PA_ARG_F64, OUT}}},
+  [PA_DPOTRI] = {"dpotri", PA_DPOTRI, 2, {{"n", PA_ARG_DIM, IN}, {"a", PA_ARG_F64, OUT}}},
   [PA_DPOTRS] = {"dpotrs", PA_DPOTRS, 4,
                  {{"n", PA_ARG_DIM, IN}, {"nrhs", PA_ARG_DIM, IN}, {"l", PA_ARG_F64, IN},
                   {"b", PA_ARG_F64, OUT}}},
@@ -128,6 +129,7 @@ static void required_lengths(const pa_job *job, uint64_t need[PA_MAX_ARRAYS]) {
       break;
     }
     case PA_DPOTRF:
+    case PA_DPOTRI:
       need[0] = d0 * d0;
       break;
     case PA_DPOTRS:

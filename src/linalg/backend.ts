@@ -55,6 +55,12 @@ export interface LinAlgBackend {
    */
   dpotrf(n: number, a: Float64Array): void;
 
+  /**
+   * Overwrites the factor L from `dpotrf` (n×n) by the inverse (L Lᵀ)⁻¹, both triangles. Throws
+   * `SingularMatrixError` if L has a zero on its diagonal.
+   */
+  dpotri(n: number, l: Float64Array): void;
+
   /** Solves `L Lᵀ X = B` given the factor from `dpotrf`; `b` (n×nrhs) is overwritten by X. */
   dpotrs(n: number, nrhs: number, l: Float64Array, b: Float64Array): void;
 

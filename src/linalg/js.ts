@@ -526,6 +526,26 @@ function dpotrs(n: number, nrhs: number, l: Float64Array, b: Float64Array): void
   }
 }
 
+/** (L Lᵀ)⁻¹ from the factor L, in place (see {@link LinAlgBackend.dpotri}): dpotrs on the identity. */
+function dpotri(n: number, l: Float64Array): void {
+  checkDim(n, 'n', 'dpotri');
+  checkLength(l, n * n, 'l', 'dpotri');
+  for (let i = 0; i < n; i++) {
+    if (l[i * n + i] === 0) throw new SingularMatrixError(`dpotri: the factor has a zero on its diagonal at ${i}, the matrix is singular`);
+  }
+  const inv = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) inv[i * n + i] = 1;
+  dpotrs(n, n, l, inv);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < i; j++) {
+      const v = 0.5 * (inv[i * n + j]! + inv[j * n + i]!);
+      inv[i * n + j] = v;
+      inv[j * n + i] = v;
+    }
+  }
+  l.set(inv.subarray(0, n * n));
+}
+
 /** LU with partial pivoting and solve, in place (see {@link LinAlgBackend.dgesv}). */
 function dgesv(n: number, nrhs: number, a: Float64Array, b: Float64Array): void {
   checkDim(n, 'n', 'dgesv');
@@ -608,6 +628,7 @@ export function createJsBackend(): LinAlgBackend {
     dpotrf,
     dpotrs,
     dgesv,
+    dpotri,
     dcopyRuns(rows, runs, accumulate, rowOffsets, runTable, rowScale, src, dst) {
       checkCopyRuns('dcopyRuns', rows, runs, rowOffsets, runTable, rowScale, src, dst);
       copyRunsJs(rows, runs, accumulate, rowOffsets, runTable, rowScale, src, dst);

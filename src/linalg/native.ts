@@ -65,6 +65,8 @@ export interface NativeAddon {
   dgesdd(m: number, n: number, a: Float64Array, s: Float64Array, u: Float64Array, vt: Float64Array): number;
   dpotrf(n: number, a: Float64Array): number;
   dpotrs(n: number, nrhs: number, l: Float64Array, b: Float64Array): number;
+  dpotri(n: number, l: Float64Array): number;
+  dpotriAsync(n: number, l: Float64Array): Promise<number>;
   dgesv(n: number, nrhs: number, a: Float64Array, b: Float64Array): number;
   dcopyRuns(rows: number, runs: number, accumulate: boolean, rowOffsets: Int32Array, runTable: Int32Array,
     rowScale: Float64Array, src: Float64Array, dst: Float64Array): void;
@@ -95,7 +97,7 @@ export interface NativeLinAlgBackend extends LinAlgBackend {
 }
 
 const ADDON_FUNCTIONS = [
-  'dgemm', 'sgemm', 'dsyevd', 'dgesdd', 'dpotrf', 'dpotrs', 'dgesv', 'dcopyRuns', 'dtrmm', 'dtrmmAsync',
+  'dgemm', 'sgemm', 'dsyevd', 'dgesdd', 'dpotrf', 'dpotrs', 'dpotri', 'dpotriAsync', 'dgesv', 'dcopyRuns', 'dtrmm', 'dtrmmAsync',
   'dgemmAsync', 'sgemmAsync', 'dsyevdAsync', 'dgesddAsync', 'dpotrfAsync', 'dpotrsAsync', 'dgesvAsync',
   'setNumThreads', 'getNumThreads', 'blasInfo',
 ] as const;
@@ -348,6 +350,11 @@ function potrfResult(fn: string, n: number, info: number, workspaceCode: number)
   }
 }
 
+function potriResult(fn: string, n: number, info: number, workspaceCode: number): void {
+  if (info < 0) throw negativeInfoError(fn, info, workspaceCode);
+  if (info > 0) throw new SingularMatrixError(`${fn}: the ${n}×${n} factor has a zero on its diagonal at ${info}, the matrix is singular`);
+}
+
 function potrsResult(fn: string, info: number, workspaceCode: number): void {
   if (info !== 0) throw negativeInfoError(fn, info, workspaceCode);
 }
@@ -395,6 +402,10 @@ export function loadNativeBackend(addonPath: string = nativeBackendPath()): Nati
     dpotrs(n, nrhs, l, b) {
       solveOperands('dpotrs', n, nrhs, l, b, 'l', false);
       potrsResult('dpotrs', raw.dpotrs(n, nrhs, l, b), ws);
+    },
+    dpotri(n, l) {
+      potrfOperands('dpotri', n, l);
+      potriResult('dpotri', n, raw.dpotri(n, l), ws);
     },
     dgesv(n, nrhs, a, b) {
       solveOperands('dgesv', n, nrhs, a, b, 'a', true);

@@ -805,3 +805,23 @@ describe('backend selection', () => {
   });
 });
 
+
+describe('symmetrizeInPlace', () => {
+  test('averages the two triangles of a block at any offset, across tile edges, leaving the rest alone', async () => {
+    const { symmetrizeInPlace } = await import('../../src/linalg/matrix.js');
+    for (const n of [1, 2, 63, 64, 65, 130]) {
+      const offset = 7;
+      const data = Float64Array.from({ length: offset + n * n + 3 }, (_, i) => Math.sin(i * 1.7) * 10);
+      const before = data.slice();
+      symmetrizeInPlace(data, n, offset);
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < n; j++) {
+          const want = 0.5 * (before[offset + i * n + j]! + before[offset + j * n + i]!);
+          assert.equal(data[offset + i * n + j], want, `n ${n} (${i}, ${j})`);
+        }
+      }
+      for (let i = 0; i < offset; i++) assert.equal(data[i], before[i]);
+      for (let i = offset + n * n; i < data.length; i++) assert.equal(data[i], before[i]);
+    }
+  });
+});

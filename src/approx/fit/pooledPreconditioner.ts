@@ -330,14 +330,12 @@ export function rareRowCovariances(mix: GaussianMixture, mu: Float64Array, poole
 }
 
 /**
- * Replaces every d×d SPD block of `blocks` [count, d²] by its inverse (Cholesky, then solves against the identity),
- * symmetrised.
+ * Replaces every d×d SPD block of `blocks` [count, d²] by its inverse (Cholesky, then the inverse from the factor).
  *
  * @throws NotPositiveDefiniteError naming the block that is not positive definite
  */
 function invertBlocksInPlace(blocks: Float64Array, count: number, d: number, what: (t: number) => string, backend: LinAlgBackend): void {
   const d2 = d * d;
-  const I = new Float64Array(d2);
   for (let t = 0; t < count; t++) {
     const M = blocks.subarray(t * d2, (t + 1) * d2);
     try {
@@ -346,11 +344,7 @@ function invertBlocksInPlace(blocks: Float64Array, count: number, d: number, wha
       if (e instanceof NotPositiveDefiniteError) throw new NotPositiveDefiniteError(`${what(t)} is not positive definite`);
       throw e;
     }
-    I.fill(0);
-    for (let i = 0; i < d; i++) I[i * d + i] = 1;
-    backend.dpotrs(d, d, M, I);
-    symmetrizeInPlace(I, d);
-    M.set(I);
+    backend.dpotri(d, M);
   }
 }
 
