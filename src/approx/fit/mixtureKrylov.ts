@@ -94,7 +94,7 @@ import { checkRareComponents, DEFAULT_RARE_COMPONENTS, pooledGaussianPreconditio
 import { affineDeflation, MEAN_DEFLATION_MAX_DIM, meanDirectionCoarseDim, meanDirectionDeflation } from './coarseDeflation.js';
 import { fitLinearGaussian, fitQuadraticGaussian, outputMean } from './gaussian.js';
 import {
-  blockGemm, columnNorms, copyBlock, quadraticBlockGram, scatterColumns, selectColumns, symmetrizeBlock, zeroQuadraticBlock,
+  blockGemm, columnNorms, copyBlock, quadraticBlockGram, releaseBlock, scatterColumns, selectColumns, symmetrizeBlock, zeroQuadraticBlock,
   type MomentOperator, type MomentPreconditioner, type QuadraticBlock,
 } from './quadraticBlock.js';
 
@@ -250,6 +250,8 @@ interface ComponentPlans {
   scatter: CopyPlan;
   /** out_q[Ā_t, A] += 4π v_t·Y[a + t, q·a + ·]. */
   cross: CopyPlan;
+  /** C = Σ[A, A] into every block of W [a, s·a]: W[i, q·a + ·] = C[i, ·]. */
+  replicateCov: CopyPlan;
   /** S_q[Ā_t, Ā] → W[(q, t), ·] and back (accumulating). */
   gatherDecoupled: CopyPlan;
   scatterDecoupled: CopyPlan;
@@ -279,6 +281,7 @@ function componentPlans(c: ComponentOperatorData, d: number, s: number): Compone
     gather: copyPlan(rowsOf(d, (i, q) => [q * d2 + c.rowOrder[i]! * d, (i * s + q) * a], 'tq'), c.gatherCoupled, false),
     scatter: copyPlan(rowsOf(a, (i, q) => [i * s * a + q * a, q * d2 + c.coupled[i]! * d], 'qt'), c.scatterCoupled, true),
     cross: copyPlan(rowsOf(e, (t, q) => [(a + t) * s * a + q * a, q * d2 + c.decoupled[t]! * d], 'qt'), c.scatterCoupled, true, crossScale),
+    replicateCov: copyPlan(rowsOf(a, (i, q) => [i * a, i * s * a + q * a], 'tq'), Int32Array.of(0, 0, a), false),
     gatherDecoupled: copyPlan(rowsOf(e, (t, q) => [q * d2 + c.decoupled[t]! * d, (q * e + t) * e], 'qt'), c.gatherDecoupled, false),
     scatterDecoupled: copyPlan(rowsOf(e, (t, q) => [(q * e + t) * e, q * d2 + c.decoupled[t]! * d], 'qt'), c.scatterDecoupled, true),
   };
@@ -421,7 +424,7 @@ async function addCovarianceSandwich(
     const sa = s * a;
     runCopyPlan(backend, plans.gather, x.S, G);
     for (let i = 0; i < a; i++) for (let q = 0; q < s; q++) G[(i * s + q) * a + i]! *= 0.5;
-    for (let i = 0; i < a; i++) for (let q = 0; q < s; q++) W.set(C.subarray(i * a, (i + 1) * a), i * sa + q * a);
+    runCopyPlan(backend, plans.replicateCov, C, W);
     for (let q = 0; q < s; q++) {
       await backend.dtrmmAsync(true, true, false, a, a, 1, G.subarray(q * a), sa, W.subarray(q * a), sa);
     }
@@ -602,6 +605,7 @@ function orthonormalize(W: QuadraticBlock, backend: LinAlgBackend): QuadraticBlo
     });
     const next = zeroQuadraticBlock(keep.length, X.dim);
     blockGemm(1, X, T, 0, next, backend);
+    if (X !== W) releaseBlock(X);
     X = next;
     if (keep.length === s && values[0]! >= 1e-6 * lmax) break;
   }
@@ -639,6 +643,7 @@ async function blockPcg(
     applications++;
     const Rc = cols.length === s ? copyBlock(B) : selectColumns(B, cols);
     blockGemm(-1, AX, identity(cols.length), 1, Rc, backend);
+    releaseBlock(AX);
     return Rc;
   };
   const outOfBudget = (): boolean => blockIterations >= opts.maxIterations || (performance.now() - start) / 1000 >= opts.maxSeconds;
@@ -662,6 +667,7 @@ async function blockPcg(
       const Xact = all ? X : selectColumns(X, active);
       blockGemm(1, await opts.coarseSolve(Ract), identity(active.length), 1, Xact, backend);
       if (!all) scatterColumns(Xact, X, active);
+      releaseBlock(Ract);
       Ract = await residualOf(active, Xact);
       const norms = columnNorms(Ract, backend);
       active.forEach((j, c) => {
@@ -669,7 +675,9 @@ async function blockPcg(
       });
       opts.onIteration?.(applications, Math.max(...relres));
     }
-    let P = orthonormalize(await prec.apply(Ract), backend);
+    const Z0 = await prec.apply(Ract);
+    let P = orthonormalize(Z0, backend);
+    if (P !== Z0) releaseBlock(Z0);
     let stopped = false;
     while (active.length > 0 && P.count > 0) {
       if (outOfBudget()) {
@@ -696,12 +704,19 @@ async function blockPcg(
       const still = active.filter((j) => relres[j]! > opts.tol);
       for (const j of active) if (relres[j]! <= opts.tol && iterations[j] === -1) iterations[j] = applications;
       if (still.length === 0) break;
-      Ract = selectColumns(Ract, still.map((j) => active.indexOf(j)));
+      const kept = selectColumns(Ract, still.map((j) => active.indexOf(j)));
+      releaseBlock(Ract);
+      Ract = kept;
       active = still;
       const Z = await prec.apply(Ract);
       const beta = solveSmallSPD(PQ, n, quadraticBlockGram(Q, Z, backend), active.length);
       blockGemm(-1, P, beta, 1, Z, backend);
-      P = orthonormalize(Z, backend);
+      // Q, Z and the old P are dead from here on: their arrays go back to the pool for the next iteration.
+      releaseBlock(Q);
+      const nextP = orthonormalize(Z, backend);
+      if (nextP !== Z) releaseBlock(Z);
+      releaseBlock(P);
+      P = nextP;
     }
     if (stopped && opts.throwOnNonConvergence) throw budgetError();
     // True residual of every column.
