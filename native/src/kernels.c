@@ -240,6 +240,51 @@ static void dst_span(const int32_t *row_off, size_t t0, size_t t1, int64_t col_l
   *hi = b + col_hi;
 }
 
+/* (A + Aᵀ)/2 in place for the blocks [b0, b1) of n×n, in 32×32 tiles so that the transposed reads stay in cache. */
+typedef struct {
+  double *a;
+  size_t n, b0, b1;
+} sym_blocks;
+
+static void *symmetrize_blocks(void *arg) {
+  const sym_blocks *p = arg;
+  const size_t n = p->n, T = 32;
+  for (size_t b = p->b0; b < p->b1; b++) {
+    double *a = p->a + b * n * n;
+    for (size_t i0 = 0; i0 < n; i0 += T) {
+      const size_t i1 = i0 + T < n ? i0 + T : n;
+      for (size_t j0 = 0; j0 <= i0; j0 += T) {
+        for (size_t i = i0; i < i1; i++) {
+          const size_t j1 = j0 + T < i ? j0 + T : i;
+          for (size_t j = j0; j < j1; j++) {
+            const double v = 0.5 * (a[i * n + j] + a[j * n + i]);
+            a[i * n + j] = v;
+            a[j * n + i] = v;
+          }
+        }
+      }
+    }
+  }
+  return NULL;
+}
+
+static void run_symmetrize(pa_job *job) {
+  const size_t n = (size_t)job->dims[0], count = (size_t)job->dims[1];
+  sym_blocks all = {job->data[0], n, 0, count};
+  if (count >= 2 && n * n * count >= PA_COPY_PARALLEL_ELEMENTS) {
+    /* Memory-bound like the copies: half of the blocks on a second thread (disjoint memory). */
+    sym_blocks second = {job->data[0], n, count / 2, count};
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, symmetrize_blocks, &second) == 0) {
+      all.b1 = count / 2;
+      symmetrize_blocks(&all);
+      pthread_join(thread, NULL);
+      return;
+    }
+  }
+  symmetrize_blocks(&all);
+}
+
 static void run_copy_runs(pa_job *job) {
   const size_t rows = (size_t)job->dims[0], runs = (size_t)job->dims[1];
   const int32_t *row_off = job->data[0], *run = job->data[1];
@@ -284,6 +329,7 @@ static void run_job_unlocked(pa_job *job) {
     case PA_DGESDD: job->info = run_dgesdd(job); break;
     case PA_DPOTRF: job->info = run_dpotrf(job); break;
     case PA_DPOTRI: job->info = run_dpotri(job); break;
+    case PA_DSYMMETRIZE: run_symmetrize(job); job->info = 0; break;
     case PA_DPOTRS: job->info = run_dpotrs(job); break;
     case PA_DGESV: job->info = run_dgesv(job); break;
     case PA_DCOPYRUNS: run_copy_runs(job); job->info = 0; break;

@@ -33,6 +33,7 @@ typedef enum {
   PA_DCOPYRUNS,
   PA_DTRMM,
   PA_DPOTRI,
+  PA_DSYMMETRIZE,
   PA_OP_COUNT
 } pa_op;
 

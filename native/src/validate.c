@@ -32,6 +32,7 @@ static const pa_op_spec SPECS[PA_OP_COUNT] = {
                   {"s", PA_ARG_F64, OUT}, {"u", PA_ARG_F64, OUT}, {"vt", PA_ARG_F64, OUT}}},
   [PA_DPOTRF] = {"dpotrf", PA_DPOTRF, 2, {{"n", PA_ARG_DIM, IN}, {"a", PA_ARG_F64, OUT}}},
   [PA_DPOTRI] = {"dpotri", PA_DPOTRI, 2, {{"n", PA_ARG_DIM, IN}, {"a", PA_ARG_F64, OUT}}},
+  [PA_DSYMMETRIZE] = {"dsymmetrize", PA_DSYMMETRIZE, 3, {{"n", PA_ARG_DIM, IN}, {"count", PA_ARG_DIM, IN}, {"a", PA_ARG_F64, OUT}}},
   [PA_DPOTRS] = {"dpotrs", PA_DPOTRS, 4,
                  {{"n", PA_ARG_DIM, IN}, {"nrhs", PA_ARG_DIM, IN}, {"l", PA_ARG_F64, IN},
                   {"b", PA_ARG_F64, OUT}}},
@@ -137,6 +138,9 @@ static void required_lengths(const pa_job *job, uint64_t need[PA_MAX_ARRAYS]) {
       need[0] = d0 * d0;
       need[1] = d0 * d1;
       break;
+    case PA_DSYMMETRIZE: /* count blocks of n×n */
+      need[0] = d0 * d0 * d1;
+      break;
     case PA_DTRMM: { /* m = d0, n = d1, lda = d2, ldb = dims[3]; A is k×k (k = m from the left, n from the right) */
       const uint64_t k = job->flags[0] ? d0 : d1, ldb = (uint64_t)job->dims[3];
       need[0] = k == 0 ? 0 : (k - 1) * d2 + k;
@@ -192,7 +196,7 @@ static int copy_runs_extents(napi_env env, pa_job *job, const char *fn, uint64_t
 
 /* Limits that keep LAPACK's and LAPACKE's 32-bit index and workspace arithmetic from overflowing. */
 static int check_lapack_limits(napi_env env, const pa_job *job, const char *fn, const uint64_t need[]) {
-  if (job->op == PA_DGEMM || job->op == PA_SGEMM || job->op == PA_DCOPYRUNS || job->op == PA_DTRMM) return 1;
+  if (job->op == PA_DGEMM || job->op == PA_SGEMM || job->op == PA_DCOPYRUNS || job->op == PA_DTRMM || job->op == PA_DSYMMETRIZE) return 1;
   /* LAPACKE's row-major path allocates and indexes transposed copies with lapack_int products. */
   for (size_t i = 0; i < job->n_arrays; i++) {
     if (need[i] > (uint64_t)INT_MAX) {

@@ -97,6 +97,9 @@ export interface LinAlgBackend {
     a: Float64Array, lda: number, b: Float64Array, ldb: number,
   ): Promise<void>;
 
+  /** Replaces each of the `count` n×n blocks of `a` (stored one after another) by (A + Aᵀ)/2, in place. */
+  dsymmetrize(n: number, count: number, a: Float64Array): void;
+
   /** Number of threads the backend's BLAS uses (1 for the JS backend). */
   getThreads(): number;
   /** Sets the BLAS thread count (ignored by the JS backend). */

@@ -25,6 +25,7 @@ import {
 import type { LinAlgBackend } from './backend.js';
 import { checkCopyRuns, copyRunsJs } from './copyRuns.js';
 import { checkTrmm, trmmJs } from './trmm.js';
+import { symmetrizeInPlace } from './matrix.js';
 
 /** Inner-dimension block: 64 rows of op(B) (one column block of them) stay in L1/L2 while C's rows stream. */
 const GEMM_K_BLOCK = 64;
@@ -629,6 +630,12 @@ export function createJsBackend(): LinAlgBackend {
     dpotrs,
     dgesv,
     dpotri,
+    dsymmetrize(n, count, a) {
+      checkDim(n, 'n', 'dsymmetrize');
+      checkDim(count, 'count', 'dsymmetrize');
+      checkLength(a, n * n * count, 'a', 'dsymmetrize');
+      for (let b = 0; b < count; b++) symmetrizeInPlace(a, n, b * n * n);
+    },
     dcopyRuns(rows, runs, accumulate, rowOffsets, runTable, rowScale, src, dst) {
       checkCopyRuns('dcopyRuns', rows, runs, rowOffsets, runTable, rowScale, src, dst);
       copyRunsJs(rows, runs, accumulate, rowOffsets, runTable, rowScale, src, dst);

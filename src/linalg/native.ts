@@ -66,6 +66,7 @@ export interface NativeAddon {
   dpotrf(n: number, a: Float64Array): number;
   dpotrs(n: number, nrhs: number, l: Float64Array, b: Float64Array): number;
   dpotri(n: number, l: Float64Array): number;
+  dsymmetrize(n: number, count: number, a: Float64Array): void;
   dpotriAsync(n: number, l: Float64Array): Promise<number>;
   dgesv(n: number, nrhs: number, a: Float64Array, b: Float64Array): number;
   dcopyRuns(rows: number, runs: number, accumulate: boolean, rowOffsets: Int32Array, runTable: Int32Array,
@@ -97,7 +98,7 @@ export interface NativeLinAlgBackend extends LinAlgBackend {
 }
 
 const ADDON_FUNCTIONS = [
-  'dgemm', 'sgemm', 'dsyevd', 'dgesdd', 'dpotrf', 'dpotrs', 'dpotri', 'dpotriAsync', 'dgesv', 'dcopyRuns', 'dtrmm', 'dtrmmAsync',
+  'dgemm', 'sgemm', 'dsyevd', 'dgesdd', 'dpotrf', 'dpotrs', 'dpotri', 'dpotriAsync', 'dsymmetrize', 'dgesv', 'dcopyRuns', 'dtrmm', 'dtrmmAsync',
   'dgemmAsync', 'sgemmAsync', 'dsyevdAsync', 'dgesddAsync', 'dpotrfAsync', 'dpotrsAsync', 'dgesvAsync',
   'setNumThreads', 'getNumThreads', 'blasInfo',
 ] as const;
@@ -402,6 +403,12 @@ export function loadNativeBackend(addonPath: string = nativeBackendPath()): Nati
     dpotrs(n, nrhs, l, b) {
       solveOperands('dpotrs', n, nrhs, l, b, 'l', false);
       potrsResult('dpotrs', raw.dpotrs(n, nrhs, l, b), ws);
+    },
+    dsymmetrize(n, count, a) {
+      checkDim('dsymmetrize', 'n', n);
+      checkDim('dsymmetrize', 'count', count);
+      checkOperands('dsymmetrize', 'f64', [{ name: 'a', array: a, need: n * n * count, output: true, what: `n·n·count = ${n}·${n}·${count}` }]);
+      raw.dsymmetrize(n, count, a);
     },
     dpotri(n, l) {
       potrfOperands('dpotri', n, l);

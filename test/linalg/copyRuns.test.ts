@@ -140,3 +140,24 @@ describe('native dcopyRuns validates on its own (called raw)', { skip: backends.
     assert.deepEqual([...dst], [0, 0, 0, 0, 0, 0, 1, 2, 3, 4]);
   });
 });
+
+for (const backend of backends) {
+  test(`dsymmetrize (${backend.name}): every block becomes (A + Aᵀ)/2, across tiles and threads; short arrays are ShapeErrors`, () => {
+    const rng = new Rng(3);
+    for (const [n, count] of [[1, 1], [33, 3], [100, 30], [7, 0]] as const) {
+      const a = randn(n * n * count + 2, rng);
+      const before = a.slice();
+      backend.dsymmetrize(n, count, a);
+      for (let b = 0; b < count; b++) {
+        for (let i = 0; i < n; i++) {
+          for (let j = 0; j < n; j++) {
+            const o = b * n * n;
+            assert.equal(a[o + i * n + j], 0.5 * (before[o + i * n + j]! + before[o + j * n + i]!), `n ${n} block ${b} (${i}, ${j})`);
+          }
+        }
+      }
+      assert.equal(a[n * n * count], before[n * n * count], 'past the blocks untouched');
+    }
+    assert.throws(() => backend.dsymmetrize(3, 2, new Float64Array(17)), ShapeError);
+  });
+}

@@ -11,10 +11,12 @@
  * of an output f solves A θ = r with r = (E f, E[x f], E[x xᵀ f]): the same θ as the dense normal equations.
  *
  * - Operator, per component N(μ, Σ): E p = a + bᵀμ + tr(SΣ) + μᵀSμ, Cov(x, p) = Σ(b + 2Sμ) (Stein), and
- *   E[x xᵀ p] = 2ΣSΣ + E p·(Σ + μμᵀ) + μ Cov(x,p)ᵀ + Cov(x,p) μᵀ — two d×d×d products per output and component,
- *   batched over the outputs. Coordinates whose covariance row is zero off the diagonal (pixels that are constant
- *   within a class, kept alive only by the ridge) are split off exactly, so the products run on the coupled
- *   coordinates only (MNIST: ~570 of 784 per class, about half the flops).
+ *   E[x xᵀ p] = 2ΣSΣ + E p·(Σ + μμᵀ) + μ Cov(x,p)ᵀ + Cov(x,p) μᵀ. Coordinates whose covariance row is zero off the
+ *   diagonal (pixels that are constant within a class, kept alive only by the ridge) are split off exactly, so the
+ *   products run on the coupled coordinates A only (MNIST: ~570 of 784 per class). The outputs are gathered
+ *   interleaved (native sub-block copies, linalg/copyRuns.ts) so that each product serves the whole block, and
+ *   ΣSΣ on A×A is C(UC) + (C(UC))ᵀ with U the upper triangle of S: a triangular product and one GEMM, 1.5 a³
+ *   multiply-adds per output instead of 2 a³.
  * - Right-hand side, per component (Stein's lemma to second order): E[f (x − μ)] = Σ E[∇f] and
  *   E[f (x − μ)(x − μ)ᵀ] = Σ E[∇²f] Σ + E f·Σ, with E[∇²f_o] = 2Γ_o taken from the factored single-Gaussian fit
  *   (Σ Γ_o Σ = (DΣ)ᵀ Y_o with D the hidden directions), never a dense h·d² object.
@@ -29,21 +31,24 @@
  *   spread couples, and it underweights the quadratics x·(δᵀx) along the mean directions δ_k = μ_k − μ̄.
  *   'affine' (coarseDeflation.ts) deflates the affine functions through the mixture's (d+1)×(d+1) second-moment
  *   matrix, nearly free; 'mean' (coarseDeflation.ts) adds the mean-direction quadratics, dimension 1 + d + d·J
- *   (J ≤ K − 1; MNIST 7841), with a dense coarse matrix in closed form (≈ 8 s and ≈ 1 GB at MNIST size) and ≈ 0.6 s
+ *   (J ≤ K − 1; MNIST 7841), with a dense coarse matrix in closed form (≈ 7 s and ≈ 1 GB at MNIST size) and ≈ 0.2 s
  *   more per iteration there. Default 'auto': 'mean' up to dimension 8192, else 'affine'.
  *   Every (re)start first applies the exact coarse correction.
  * - Convergence (measured with bench/mixture.ts, native backend, 2 cores):
  *   - d = 196 (MNIST 14×14, random 196→256→10 ReLU, Σ_k + 1e-6·I), operator applications to 1e-8 (seconds):
- *     default (scaled-pooled, row blocks, mean deflation) 63 (14.3 s); before the row blocks: 'scaled-pooled' —
- *     none 150 (28.2 s), affine 97 (17.8 s), mean 66 (16.4 s); 'pooled' — affine 324 (52.6 s), mean 249 (47.4 s).
+ *     default (scaled-pooled, row blocks, mean deflation) 65 (8.0 s); before the row blocks: 'scaled-pooled' —
+ *     none 150 (28.2 s), affine 97 (17.8 s), mean 66 (16.4 s); 'pooled' — affine 324 (52.6 s), mean 249 (47.4 s)
+ *     (those with the slower operator of the time).
  *   - d = 784 (quick preset's last checkpoint, Σ_k + 1e-6·I), mean-direction deflation, block solve to 1e-8:
- *     default ('scaled-pooled' with the rare-coordinate row blocks, 104 of them) 105 applications (per output
- *     76–104), 351 s including ≈ 14 s of setup, ≈ 3.9 s per full block iteration, 6.2e-7 at 180 s, peak RSS
- *     2.08 GiB; without the row blocks (rareComponents 0) 168 applications (per output 101–167), 434 s, ≈ 3.3 s per
- *     iteration, 4.2e-7 at 180 s, 1.55 GiB; 'pooled' without row blocks 6.4e-7 after 60 and 1.3e-7 after 120
- *     applications. Without deflation ('pooled') 1.2e-4 at 180 s; with the affine space 1.6e-5. One block iteration:
- *     operator ≈ 2.0 s (1.4 s of it GEMMs), preconditioner 0.5 s (0.6–0.8 s with the row blocks), coarse correction
- *     0.6 s.
+ *     default ('scaled-pooled' with the rare-coordinate row blocks, 104 of them) 104–110 applications (per output
+ *     77–109; the count moves by a few with rounding), 191–204 s in three runs on a shared machine (set-up
+ *     12.6–15.7 s, operator 105–115 s, preconditioner 58–62 s, the rest of the iterations 14–15 s; ≈ 1.9 s per
+ *     full block iteration), 2.5e-8 at 180 s, peak RSS 2.46 GiB. The same solve took 351 s before the operator's
+ *     products were batched over the outputs and its gathers and scatters moved to native code (≈ 3.9 s per
+ *     iteration: the JavaScript copies then cost as much as the products). With J = 5 instead of 9 mean
+ *     directions: 144 applications, 230 s; with the affine coarse space only: 3.8e-6 after 60 applications.
+ *     Without the row blocks (rareComponents 0, older operator) 168 applications, 434 s; 'pooled' without row
+ *     blocks 6.4e-7 after 60 and 1.3e-7 after 120 applications; without deflation ('pooled') 1.2e-4 at 180 s.
  *   Why the last decades are slow (Lanczos values from single-output PCG at d = 784): the top of the
  *   preconditioned spectrum is a few outliers found within 20 iterations (43 with 'pooled', 14.6 with
  *   'scaled-pooled'); what keeps CG going is a dense bottom, Ritz values still falling through 2–3e-3 after 200
@@ -357,7 +362,7 @@ async function applyMomentOperator(
   }
   // out.S_q += 2 Σ_k π_k g_kq μ_kᵀ (stacked over q); the symmetrisation below turns it into G + Gᵀ.
   await backend.dgemmAsync(false, true, s * d, d, K, 2, Gt, U, 1, out.S);
-  symmetrizeBlock(out);
+  symmetrizeBlock(out, backend);
   return out;
 }
 
@@ -518,7 +523,7 @@ export async function networkMixtureMoments(net: Network, mix: GaussianMixture, 
       }
     }
   }
-  symmetrizeBlock(out);
+  symmetrizeBlock(out, backend);
   return out;
 }
 

@@ -28,8 +28,9 @@
  *   most 3 of the 10 classes (104 pixels) bring 1e-8 from ≈ 145 iterations to ≈ 97 and the smallest Ritz value after
  *   150 iterations from 4e-3 to 8e-3; at most 2 classes (76 pixels) ≈ 110, at most 5 (145) ≈ 105, at most 9 (292)
  *   slower than none — common pixels are better served by the pooled model. The block solve of all ten outputs
- *   needs 105 operator applications instead of 168 (351 s instead of 434 s); the row blocks cost ≈ 6 s of setup,
- *   0.5 GB and ≈ 0.3–0.5 s per application.
+ *   needs 105 operator applications instead of 168 (351 s instead of 434 s, with the operator of the time); the
+ *   row blocks cost ≈ 3 s of setup (dpotrf + dpotri per row), 0.5 GB, and ≈ 0.1 s per application (reading the
+ *   inverses is memory-bound).
  */
 import { InvalidArgumentError, NotPositiveDefiniteError } from '../../errors.js';
 import type { LinAlgBackend } from '../../linalg/backend.js';
@@ -363,7 +364,7 @@ async function applyPooledInverse(
   backend.dgemm(false, false, s, d, d, 1, g1, covInv, 0, dvec);
   centeredSecondMoments(m, mu, cov, R, backend);
   await quadratic.apply(R, s, out.S);
-  symmetrizeBlock(out);
+  symmetrizeBlock(out, backend);
   // Constant c = m0 − tr(SΣ̄), then back to monomial coefficients a = c − dᵀμ̄ + μ̄ᵀSμ̄, b = d − 2Sμ̄.
   const Smu = new Float64Array(s * d);
   backend.dgemm(false, false, s * d, 1, d, 1, out.S, mu, 0, Smu);

@@ -5,7 +5,6 @@
  */
 import type { LinAlgBackend } from '../../linalg/backend.js';
 import { getBackend } from '../../linalg/index.js';
-import { symmetrizeInPlace } from '../../linalg/matrix.js';
 
 /**
  * `count` quadratic polynomials p_j(x) = a_j + b_jᵀx + xᵀS_jx in `dim` variables, stored contiguously:
@@ -137,9 +136,8 @@ export function columnNorms(x: QuadraticBlock, backend: LinAlgBackend = getBacke
 }
 
 /** Replaces each S_j by (S_j + S_jᵀ)/2. */
-export function symmetrizeBlock(x: QuadraticBlock): void {
-  const d = x.dim;
-  for (let j = 0; j < x.count; j++) symmetrizeInPlace(x.S, d, j * d * d);
+export function symmetrizeBlock(x: QuadraticBlock, backend: LinAlgBackend = getBackend()): void {
+  backend.dsymmetrize(x.dim, x.count, x.S);
 }
 
 /** θ ↦ Aθ for blocks of polynomials (the mixture moment operator). */
