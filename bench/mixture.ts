@@ -3,7 +3,7 @@
  * `src/approx/fit/mixtureKrylov.ts`): a 784→256→10 ReLU MLP under the 10-component class-conditional mixture of
  * MNIST-train (class means, class covariances + 1e-6·I, empirical class weights).
  *
- * The network is the newest one-hidden-layer 784→·→10 trainer checkpoint found under `runs/` (or the file given in
+ * The network is the last checkpoint of the newest one-hidden-layer 784→·→10 trainer run found under `runs/` (or the file given in
  * `checkpoint`), otherwise a random network with PyTorch's default `nn.Linear` init (U(±1/√fan_in), seed 42).
  * `pool: 2` runs the same on 14×14 average-pooled images (d = 196, random network) in seconds instead of minutes.
  *
@@ -15,7 +15,7 @@
  * load average is printed with the timings.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loadavg } from 'node:os';
 
 import { Matrix, Matrix32 } from '../src/linalg/matrix.js';
@@ -98,7 +98,12 @@ function mlpFromCheckpoint(path: string): MLP | null {
   }
 }
 
-/** The newest `*.safetensors` under runs/ (two levels deep) that is a suitable checkpoint. */
+/**
+ * The last checkpoint of the newest run under runs/ (two levels deep) that is a suitable network: files are ordered
+ * by their directory's newest modification time, then by step (`step-N`) within a directory, so that a run's last
+ * checkpoint wins rather than whichever of its files the file system happened to stamp last (a trainer writes them
+ * within the same second).
+ */
 function newestCheckpoint(root = 'runs'): { path: string; net: MLP } | null {
   if (!existsSync(root)) return null;
   const files: { path: string; mtime: number }[] = [];
@@ -111,7 +116,11 @@ function newestCheckpoint(root = 'runs'): { path: string; net: MLP } | null {
     }
   };
   visit(root, 0);
-  files.sort((a, b) => b.mtime - a.mtime);
+  const step = (path: string): number => Number(/step-(\d+)\.safetensors$/.exec(path)?.[1] ?? -1);
+  const dirTime = new Map<string, number>();
+  for (const f of files) dirTime.set(dirname(f.path), Math.max(dirTime.get(dirname(f.path)) ?? 0, f.mtime));
+  files.sort((a, b) => dirTime.get(dirname(b.path))! - dirTime.get(dirname(a.path))! || dirname(a.path).localeCompare(dirname(b.path))
+    || step(b.path) - step(a.path) || b.mtime - a.mtime);
   for (const f of files) {
     const net = mlpFromCheckpoint(f.path);
     if (net !== null) return { path: f.path, net };
