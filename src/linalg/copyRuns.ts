@@ -12,6 +12,7 @@
  */
 import { InvalidArgumentError, NonFiniteError, ShapeError } from '../errors.js';
 import type { LinAlgBackend } from './backend.js';
+import { assertDisjoint } from './matrix.js';
 
 /** A reusable copy plan (module documentation). */
 export interface CopyPlan {
@@ -125,11 +126,7 @@ export function checkCopyRuns(
   const written = rows > 0 && any ? maxDstRow + dstEnd : 0;
   if (read > src.length) throw new ShapeError(`${fn}: the plan reads element ${read - 1} of src, which has ${src.length} elements`);
   if (written > dst.length) throw new ShapeError(`${fn}: the plan writes element ${written - 1} of dst, which has ${dst.length} elements`);
-  if (read > 0 && written > 0 && src.buffer === dst.buffer) {
-    const s0 = src.byteOffset;
-    const d0 = dst.byteOffset;
-    if (s0 < d0 + 8 * written && d0 < s0 + 8 * read) throw new InvalidArgumentError(`${fn}: src and dst share memory, but dst is written`);
-  }
+  assertDisjoint(fn, 'src', src, read, 'dst', dst, written);
   return { read, written };
 }
 

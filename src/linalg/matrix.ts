@@ -2,7 +2,7 @@
  * Dense row-major matrices over typed arrays. `Matrix` is float64 (everything numerical);
  * `Matrix32` is float32 (training). Element (i, j) lives at `data[i * cols + j]`.
  */
-import { NonFiniteError, ShapeError } from '../errors.js';
+import { InvalidArgumentError, NonFiniteError, ShapeError } from '../errors.js';
 
 function checkDims(rows: number, cols: number, length: number, what: string): void {
   if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0) {
@@ -154,6 +154,22 @@ export function symmetrizeInPlace(data: Float64Array, n: number, offset = 0): vo
         }
       }
     }
+  }
+}
+
+/**
+ * Throws `InvalidArgumentError` if the first `outNeed` elements of `output` overlap the first `inNeed` of `input`
+ * (views of one buffer that do not overlap are fine): a routine that writes `output` while reading `input` would
+ * read its own results.
+ */
+export function assertDisjoint(
+  fn: string, inName: string, input: Float64Array, inNeed: number, outName: string, output: Float64Array, outNeed: number,
+): void {
+  if (inNeed === 0 || outNeed === 0 || input.buffer !== output.buffer) return;
+  const i0 = input.byteOffset;
+  const o0 = output.byteOffset;
+  if (i0 < o0 + 8 * outNeed && o0 < i0 + 8 * inNeed) {
+    throw new InvalidArgumentError(`${fn}: ${inName} and ${outName} share memory, but ${outName} is written`);
   }
 }
 

@@ -4,6 +4,7 @@
  * checks shared by both backends and the JavaScript reference.
  */
 import { InvalidArgumentError, NonFiniteError, ShapeError } from '../errors.js';
+import { assertDisjoint } from './matrix.js';
 
 /** Elements of a and b a dtrmm call uses: a is k×k (k = m from the left, n from the right), b is m×n. */
 export function checkTrmm(
@@ -25,11 +26,7 @@ export function checkTrmm(
   const needB = m === 0 || n === 0 ? 0 : (m - 1) * ldb + n;
   if (a.length < needA) throw new ShapeError(`${fn}: a has ${a.length} elements, ${needA} needed`);
   if (b.length < needB) throw new ShapeError(`${fn}: b has ${b.length} elements, ${needB} needed`);
-  if (needA > 0 && needB > 0 && a.buffer === b.buffer) {
-    const a0 = a.byteOffset;
-    const b0 = b.byteOffset;
-    if (a0 < b0 + 8 * needB && b0 < a0 + 8 * needA) throw new InvalidArgumentError(`${fn}: a and b share memory, but b is overwritten`);
-  }
+  assertDisjoint(fn, 'a', a, needA, 'b', b, needB);
   return { needA, needB };
 }
 
