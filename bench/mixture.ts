@@ -47,6 +47,8 @@ export interface BenchMixtureOptions {
   maxSeconds?: number;
   /** Base preconditioner (default: the solver's, 'scaled-pooled'). */
   preconditioner?: MixturePreconditioner;
+  /** Row blocks for coordinates varying in at most this many components (default: the solver's, 3). */
+  rareComponents?: number;
   /** Coarse-space deflation of the preconditioner (default: the solver's, 'auto'). */
   deflation?: MixtureDeflation;
   /** Mixture samples for the Monte Carlo FVU. Default 20 000. */
@@ -190,7 +192,7 @@ export async function benchMixture(opts: BenchMixtureOptions = {}): Promise<void
   let last = { iteration: 0, residual: 1 };
   const res = await fitQuadraticMixtureKrylov(net, mix, {
     tol: opts.tol, maxIterations: opts.maxIterations, maxSeconds: opts.maxSeconds ?? 2 * TARGET_SECONDS,
-    throwOnNonConvergence: false, preconditioner: opts.preconditioner, deflation: opts.deflation,
+    throwOnNonConvergence: false, preconditioner: opts.preconditioner, deflation: opts.deflation, rareComponents: opts.rareComponents,
     onIteration: (it, r) => {
       const elapsed = (performance.now() - solveStart) / 1000;
       if (elapsed > TARGET_SECONDS && atTarget === null) atTarget = last;

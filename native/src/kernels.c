@@ -146,7 +146,9 @@ static int run_dpotrf(pa_job *job) {
   const lapack_int n = job->dims[0];
   double *a = job->data[0];
   if (n == 0) return 0;
-  const lapack_int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', n, a, n);
+  /* A symmetric matrix reads the same in either storage order, and the column-major upper factor U (A = UᵀU) is,
+   * read row-major, the lower factor L: so no transposed copies (LAPACKE's row-major path makes two). */
+  const lapack_int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', n, a, n);
   if (info == 0) {
     /* LAPACK leaves the unused triangle as it was; the interface promises a clean L. */
     for (size_t i = 0; i < (size_t)n; i++) {
@@ -161,7 +163,9 @@ static int run_dpotri(pa_job *job) {
   const lapack_int n = job->dims[0];
   double *a = job->data[0];
   if (n == 0) return 0;
-  const lapack_int info = LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', n, a, n);
+  /* The row-major lower factor is the column-major upper one (see run_dpotrf); the inverse fills the column-major
+   * upper triangle, i.e. the row-major lower one. */
+  const lapack_int info = LAPACKE_dpotri(LAPACK_COL_MAJOR, 'U', n, a, n);
   if (info == 0) {
     for (size_t i = 0; i < (size_t)n; i++) {
       for (size_t j = 0; j < i; j++) a[j * (size_t)n + i] = a[i * (size_t)n + j];

@@ -28,7 +28,8 @@
  *   most 3 of the 10 classes (104 pixels) bring 1e-8 from ≈ 145 iterations to ≈ 97 and the smallest Ritz value after
  *   150 iterations from 4e-3 to 8e-3; at most 2 classes (76 pixels) ≈ 110, at most 5 (145) ≈ 105, at most 9 (292)
  *   slower than none — common pixels are better served by the pooled model. The block solve of all ten outputs
- *   needs 105 operator applications instead of 168 (351 s instead of 434 s, with the operator of the time); the
+ *   needs 105 operator applications instead of 168 (351 s instead of 434 s, with the operator of the time; with the
+ *   later operator, at most 4 classes: 112 applications against 110 for at most 3); the
  *   row blocks cost ≈ 3 s of setup (dpotrf + dpotri per row), 0.5 GB, and ≈ 0.1 s per application (reading the
  *   inverses is memory-bound).
  */
