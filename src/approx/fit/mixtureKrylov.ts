@@ -40,11 +40,11 @@
  *     none 150 (28.2 s), affine 97 (17.8 s), mean 66 (16.4 s); 'pooled' — affine 324 (52.6 s), mean 249 (47.4 s)
  *     (those with the slower operator of the time).
  *   - d = 784 (quick preset's last checkpoint, Σ_k + 1e-6·I), mean-direction deflation, block solve to 1e-8:
- *     default ('scaled-pooled' with the rare-coordinate row blocks, 104 of them) 104–110 applications (per output
- *     77–109; the count moves by a few with rounding), 191–236 s in four runs on a shared machine whose GEMM rate
- *     varied by up to 1.8× (set-up 12.6–16.7 s, operator 105–133 s, preconditioner 58–69 s, the rest of the
- *     iterations 14–17 s; ≈ 1.9 s per full block iteration at the faster moments), 2.5e-8 to 5.9e-8 at 180 s, peak
- *     RSS 2.46 GiB. The same solve took 351 s before the operator's
+ *     default ('scaled-pooled' with the rare-coordinate row blocks, 104 of them) 103 applications (per output
+ *     77–102; the count moves between 103 and 110 with rounding), 178.7 s and 189.5 s in two runs of the final code
+ *     (set-up 10.9–11.9 s, operator 100–106 s, preconditioner 54–56 s, the rest of the iterations 15 s; ≈ 1.8 s
+ *     per full block iteration), 2.4e-8 at 180 s, peak RSS 2.63 GiB; earlier versions of the same round 191–236 s
+ *     on a machine whose GEMM rate varied by up to 1.8×. The same solve took 351 s before the operator's
  *     products were batched over the outputs and its gathers and scatters moved to native code (≈ 3.9 s per
  *     iteration: the JavaScript copies then cost as much as the products). With J = 5 instead of 9 mean
  *     directions: 144 applications, 230 s; with the affine coarse space only: 3.8e-6 after 60 applications.
