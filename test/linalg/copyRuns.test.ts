@@ -1,24 +1,18 @@
 /**
  * Tests of the sub-block copy kernel `dcopyRuns` (linalg/copyRuns.ts) on both backends: gathers and scatters of
  * random index subsets against plain indexing, accumulation with row factors, and the argument checks (the typed
- * errors of the TS layer, and the native addon's own RangeErrors when it is called raw).
+ * errors of the TS layer (the native addon's own checks are in native.test.ts).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { InvalidArgumentError, NonFiniteError, ShapeError } from '../../src/errors.js';
-import { createJsBackend } from '../../src/linalg/js.js';
-import { loadNativeAddon, loadNativeBackend } from '../../src/linalg/native.js';
-import type { LinAlgBackend } from '../../src/linalg/backend.js';
+import { availableBackends } from '../../src/linalg/index.js';
 import { columnRunTable, copyPlan, indexRuns, runCopyPlan } from '../../src/linalg/copyRuns.js';
 import { Rng } from './helpers.js';
 
-const backends: LinAlgBackend[] = [createJsBackend()];
-try {
-  backends.push(loadNativeBackend());
-} catch {
-  if (process.env.POLYAPPROX_REQUIRE_NATIVE === '1') throw new Error('the native backend is required (POLYAPPROX_REQUIRE_NATIVE=1)');
-}
+// Both backends when the addon is built; native.test.ts checks that it is under POLYAPPROX_REQUIRE_NATIVE=1.
+const backends = availableBackends();
 
 /** A random sorted subset of 0..n−1 with about `fraction` of the indices, never empty. */
 function randomSubset(n: number, fraction: number, rng: Rng): Int32Array {
@@ -121,25 +115,6 @@ for (const backend of backends) {
   });
 }
 
-describe('native dcopyRuns validates on its own (called raw)', { skip: backends.length < 2 }, () => {
-  test('out-of-range and negative plans are RangeErrors, wrong array types TypeErrors', () => {
-    const addon = loadNativeAddon();
-    const src = new Float64Array(10);
-    const dst = new Float64Array(10);
-    const one = Float64Array.from([1]);
-    const i32 = (v: number[]): Int32Array => Int32Array.from(v);
-    assert.throws(() => addon.dcopyRuns(1, 1, false, i32([0, 0]), i32([8, 0, 3]), one, src, dst), RangeError);
-    assert.throws(() => addon.dcopyRuns(1, 1, false, i32([0, 9]), i32([0, 0, 2]), one, src, dst), RangeError);
-    assert.throws(() => addon.dcopyRuns(1, 1, false, i32([-4, 0]), i32([4, 0, 1]), one, src, dst), RangeError);
-    assert.throws(() => addon.dcopyRuns(1, 1, false, i32([0, 0]), i32([0, 0, -1]), one, src, dst), RangeError);
-    assert.throws(() => addon.dcopyRuns(2, 1, false, i32([0, 0]), i32([0, 0, 1]), one, src, dst), RangeError); // short rowOffsets
-    assert.throws(() => addon.dcopyRuns(1, 1, false, i32([0, 0]), i32([0, 0, 1]), Float64Array.from([Infinity]), src, dst), RangeError);
-    assert.throws(() => addon.dcopyRuns(1, 1, false, i32([0, 0]), i32([0, 0, 5]), one, src, src), RangeError); // overlap
-    assert.throws(() => addon.dcopyRuns(1, 1, false, new Float64Array(2) as unknown as Int32Array, i32([0, 0, 1]), one, src, dst), TypeError);
-    addon.dcopyRuns(1, 1, false, i32([0, 5]), i32([0, 0, 5]), one, Float64Array.from({ length: 10 }, (_, i) => i), dst);
-    assert.deepEqual([...dst], [0, 0, 0, 0, 0, 0, 1, 2, 3, 4]);
-  });
-});
 
 for (const backend of backends) {
   test(`dsymmetrize (${backend.name}): every block becomes (A + Aᵀ)/2, across tiles and threads; short arrays are ShapeErrors`, () => {

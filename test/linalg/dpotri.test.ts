@@ -7,17 +7,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { ShapeError, SingularMatrixError } from '../../src/errors.js';
-import { createJsBackend } from '../../src/linalg/js.js';
-import { loadNativeAddon, loadNativeBackend } from '../../src/linalg/native.js';
-import type { LinAlgBackend } from '../../src/linalg/backend.js';
+import { availableBackends } from '../../src/linalg/index.js';
 import { Rng, U64 } from './helpers.js';
 
-const backends: LinAlgBackend[] = [createJsBackend()];
-try {
-  backends.push(loadNativeBackend());
-} catch {
-  if (process.env.POLYAPPROX_REQUIRE_NATIVE === '1') throw new Error('the native backend is required (POLYAPPROX_REQUIRE_NATIVE=1)');
-}
+// Both backends when the addon is built; native.test.ts checks that it is under POLYAPPROX_REQUIRE_NATIVE=1.
+const backends = availableBackends();
 
 /** A random SPD n×n matrix B Bᵀ + n·I (condition number O(1)–O(10)). */
 function spd(n: number, rng: Rng): Float64Array {
@@ -72,9 +66,3 @@ for (const backend of backends) {
     });
   });
 }
-
-describe('native dpotri validates on its own (called raw)', { skip: backends.length < 2 }, () => {
-  test('a short array is a RangeError', () => {
-    assert.throws(() => loadNativeAddon().dpotri(3, new Float64Array(8)), RangeError);
-  });
-});

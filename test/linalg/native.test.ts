@@ -562,6 +562,37 @@ if (backend !== undefined && raw !== undefined) {
     const f = (len: number): Float64Array => new Float64Array(len);
     const callRaw = (fn: () => unknown): void => void fn();
 
+    test('dcopyRuns: out-of-range and negative plans are RangeErrors, wrong array types TypeErrors', () => {
+      const src = new Float64Array(10);
+      const dst = new Float64Array(10);
+      const one = Float64Array.from([1]);
+      const i32 = (v: number[]): Int32Array => Int32Array.from(v);
+      assert.throws(() => addon.dcopyRuns(1, 1, false, i32([0, 0]), i32([8, 0, 3]), one, src, dst), RangeError);
+      assert.throws(() => addon.dcopyRuns(1, 1, false, i32([0, 9]), i32([0, 0, 2]), one, src, dst), RangeError);
+      assert.throws(() => addon.dcopyRuns(1, 1, false, i32([-4, 0]), i32([4, 0, 1]), one, src, dst), RangeError);
+      assert.throws(() => addon.dcopyRuns(1, 1, false, i32([0, 0]), i32([0, 0, -1]), one, src, dst), RangeError);
+      assert.throws(() => addon.dcopyRuns(2, 1, false, i32([0, 0]), i32([0, 0, 1]), one, src, dst), RangeError); // short rowOffsets
+      assert.throws(() => addon.dcopyRuns(1, 1, false, i32([0, 0]), i32([0, 0, 1]), Float64Array.from([Infinity]), src, dst), RangeError);
+      assert.throws(() => addon.dcopyRuns(1, 1, false, i32([0, 0]), i32([0, 0, 5]), one, src, src), RangeError); // overlap
+      assert.throws(() => addon.dcopyRuns(1, 1, false, new Float64Array(2) as unknown as Int32Array, i32([0, 0, 1]), one, src, dst), TypeError);
+      addon.dcopyRuns(1, 1, false, i32([0, 5]), i32([0, 0, 5]), one, Float64Array.from({ length: 10 }, (_, i) => i), dst);
+      assert.deepEqual([...dst], [0, 0, 0, 0, 0, 0, 1, 2, 3, 4]);
+    });
+
+    test('dpotri: a short array is a RangeError', () => {
+      assert.throws(() => addon.dpotri(3, new Float64Array(8)), RangeError);
+    });
+
+    test('dtrmm: short arrays, small leading dimensions and overlap are RangeErrors', () => {
+      const a = new Float64Array(9);
+      const b = new Float64Array(9);
+      assert.throws(() => addon.dtrmm(true, true, false, 3, 3, 1, a, 2, b, 3), RangeError);
+      assert.throws(() => addon.dtrmm(true, true, false, 3, 3, 1, a, 3, b, 2), RangeError);
+      assert.throws(() => addon.dtrmm(false, true, false, 3, 4, 1, a, 4, b, 4), RangeError);
+      assert.throws(() => addon.dtrmm(true, true, false, 3, 3, 1, a, 3, a, 3), RangeError);
+      assert.throws(() => addon.dtrmm(true, true, false, 3, 3, 1, new Float32Array(9) as unknown as Float64Array, 3, b, 3), TypeError);
+    });
+
     test('wrong typed-array type or a non-array is a TypeError', () => {
       assert.throws(() => callRaw(() => addon.dgemm(false, false, 2, 2, 2, 1, new Float32Array(4) as unknown as Float64Array, f(4), 0, f(4))), TypeError);
       assert.throws(() => callRaw(() => addon.sgemm(false, false, 2, 2, 2, 1, new Float32Array(4), f(4) as unknown as Float32Array, 0, new Float32Array(4))), TypeError);

@@ -7,17 +7,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { InvalidArgumentError, NonFiniteError, ShapeError } from '../../src/errors.js';
-import { createJsBackend } from '../../src/linalg/js.js';
-import { loadNativeAddon, loadNativeBackend } from '../../src/linalg/native.js';
-import type { LinAlgBackend } from '../../src/linalg/backend.js';
+import { availableBackends } from '../../src/linalg/index.js';
 import { gamma, Rng, U64 } from './helpers.js';
 
-const backends: LinAlgBackend[] = [createJsBackend()];
-try {
-  backends.push(loadNativeBackend());
-} catch {
-  if (process.env.POLYAPPROX_REQUIRE_NATIVE === '1') throw new Error('the native backend is required (POLYAPPROX_REQUIRE_NATIVE=1)');
-}
+// Both backends when the addon is built; native.test.ts checks that it is under POLYAPPROX_REQUIRE_NATIVE=1.
+const backends = availableBackends();
 
 /**
  * alpha·op(T)·B or alpha·B·op(T) with T the chosen triangle of A (k×k, leading dimension lda), B compact m×n; and
@@ -99,16 +93,3 @@ for (const backend of backends) {
     });
   });
 }
-
-describe('native dtrmm validates on its own (called raw)', { skip: backends.length < 2 }, () => {
-  test('short arrays, small leading dimensions and overlap are RangeErrors', () => {
-    const addon = loadNativeAddon();
-    const a = new Float64Array(9);
-    const b = new Float64Array(9);
-    assert.throws(() => addon.dtrmm(true, true, false, 3, 3, 1, a, 2, b, 3), RangeError);
-    assert.throws(() => addon.dtrmm(true, true, false, 3, 3, 1, a, 3, b, 2), RangeError);
-    assert.throws(() => addon.dtrmm(false, true, false, 3, 4, 1, a, 4, b, 4), RangeError);
-    assert.throws(() => addon.dtrmm(true, true, false, 3, 3, 1, a, 3, a, 3), RangeError);
-    assert.throws(() => addon.dtrmm(true, true, false, 3, 3, 1, new Float32Array(9) as unknown as Float64Array, 3, b, 3), TypeError);
-  });
-});
