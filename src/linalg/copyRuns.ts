@@ -66,6 +66,24 @@ export function columnRunTable(runs: IndexRuns, gather: boolean): Int32Array {
   return table;
 }
 
+/**
+ * The row offsets of a plan over n rows for each of s blocks, rows listed as (t, q) — t-major, the interleaved
+ * layout — or as (q, t); `offsets(t, q)` gives the source and destination offset of row t of block q. List the rows
+ * in increasing destination order where possible: the native kernel then splits the plan between two threads.
+ */
+export function blockRowOffsets(n: number, s: number, order: 'tq' | 'qt', offsets: (t: number, q: number) => readonly [number, number]): Int32Array {
+  const out = new Int32Array(2 * n * s);
+  for (let t = 0; t < n; t++) {
+    for (let q = 0; q < s; q++) {
+      const row = order === 'tq' ? t * s + q : q * n + t;
+      const [from, to] = offsets(t, q);
+      out[2 * row] = from;
+      out[2 * row + 1] = to;
+    }
+  }
+  return out;
+}
+
 /** A plan from explicit row offsets (pairs source, destination), a run table and optional per-row factors. */
 export function copyPlan(rowOffsets: Int32Array, runTable: Int32Array, accumulate: boolean, rowScale?: Float64Array): CopyPlan {
   const rows = rowOffsets.length >> 1;

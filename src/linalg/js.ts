@@ -537,13 +537,7 @@ function dpotri(n: number, l: Float64Array): void {
   const inv = new Float64Array(n * n);
   for (let i = 0; i < n; i++) inv[i * n + i] = 1;
   dpotrs(n, n, l, inv);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < i; j++) {
-      const v = 0.5 * (inv[i * n + j]! + inv[j * n + i]!);
-      inv[i * n + j] = v;
-      inv[j * n + i] = v;
-    }
-  }
+  symmetrizeInPlace(inv, n);
   l.set(inv.subarray(0, n * n));
 }
 

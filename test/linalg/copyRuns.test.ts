@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 
 import { InvalidArgumentError, NonFiniteError, ShapeError } from '../../src/errors.js';
 import { availableBackends } from '../../src/linalg/index.js';
-import { columnRunTable, copyPlan, indexRuns, runCopyPlan } from '../../src/linalg/copyRuns.js';
+import { blockRowOffsets, columnRunTable, copyPlan, indexRuns, runCopyPlan } from '../../src/linalg/copyRuns.js';
 import { Rng } from './helpers.js';
 
 // Both backends when the addon is built; native.test.ts checks that it is under POLYAPPROX_REQUIRE_NATIVE=1.
@@ -25,6 +25,13 @@ function randomSubset(n: number, fraction: number, rng: Rng): Int32Array {
 function randn(n: number, rng: Rng): Float64Array {
   return Float64Array.from({ length: n }, () => rng.normal());
 }
+
+test('blockRowOffsets lists the rows of every block t-major or q-major', () => {
+  const at = (t: number, q: number): [number, number] => [10 * t + q, 100 * t + q];
+  assert.deepEqual([...blockRowOffsets(2, 3, 'tq', at)], [0, 0, 1, 1, 2, 2, 10, 100, 11, 101, 12, 102]);
+  assert.deepEqual([...blockRowOffsets(2, 3, 'qt', at)], [0, 0, 10, 100, 1, 1, 11, 101, 2, 2, 12, 102]);
+  assert.equal(blockRowOffsets(0, 3, 'tq', at).length, 0);
+});
 
 test('indexRuns splits a sorted set into maximal runs', () => {
   const runs = indexRuns([0, 1, 2, 5, 7, 8]);

@@ -95,7 +95,7 @@ import type { Network } from '../network.js';
 import { inputDim, outputDim } from '../network.js';
 import { PolynomialApproximant, type FactoredGamma } from '../result.js';
 import { splitCoordinates } from './coordinateSplit.js';
-import { columnRunTable, copyPlan, indexRuns, runCopyPlan, type CopyPlan } from '../../linalg/copyRuns.js';
+import { blockRowOffsets, columnRunTable, copyPlan, indexRuns, runCopyPlan, type CopyPlan } from '../../linalg/copyRuns.js';
 import { checkRareComponents, DEFAULT_RARE_COMPONENTS, pooledGaussianPreconditioner, type MixturePreconditioner } from './pooledPreconditioner.js';
 import { affineDeflation, MEAN_DEFLATION_MAX_DIM, meanDirectionCoarseDim, meanDirectionDeflation } from './coarseDeflation.js';
 import { fitLinearGaussian, fitQuadraticGaussian, outputMean } from './gaussian.js';
@@ -269,27 +269,15 @@ function componentPlans(c: ComponentOperatorData, d: number, s: number): Compone
   const a = c.coupled.length;
   const e = c.decoupled.length;
   const d2 = d * d;
-  const rowsOf = (n: number, offsets: (t: number, q: number) => [number, number], order: 'tq' | 'qt'): Int32Array => {
-    const out = new Int32Array(2 * n * s);
-    for (let t = 0; t < n; t++) {
-      for (let q = 0; q < s; q++) {
-        const row = order === 'tq' ? t * s + q : q * n + t;
-        const [from, to] = offsets(t, q);
-        out[2 * row] = from;
-        out[2 * row + 1] = to;
-      }
-    }
-    return out;
-  };
   const crossScale = new Float64Array(e * s);
   for (let q = 0; q < s; q++) for (let t = 0; t < e; t++) crossScale[q * e + t] = 4 * c.weight * c.decoupledVar[t]!;
   const plans: ComponentPlans = {
-    gather: copyPlan(rowsOf(d, (i, q) => [q * d2 + c.rowOrder[i]! * d, (i * s + q) * a], 'tq'), c.gatherCoupled, false),
-    scatter: copyPlan(rowsOf(a, (i, q) => [i * s * a + q * a, q * d2 + c.coupled[i]! * d], 'qt'), c.scatterCoupled, true),
-    cross: copyPlan(rowsOf(e, (t, q) => [(a + t) * s * a + q * a, q * d2 + c.decoupled[t]! * d], 'qt'), c.scatterCoupled, true, crossScale),
-    replicateCov: copyPlan(rowsOf(a, (i, q) => [i * a, i * s * a + q * a], 'tq'), Int32Array.of(0, 0, a), false),
-    gatherDecoupled: copyPlan(rowsOf(e, (t, q) => [q * d2 + c.decoupled[t]! * d, (q * e + t) * e], 'qt'), c.gatherDecoupled, false),
-    scatterDecoupled: copyPlan(rowsOf(e, (t, q) => [(q * e + t) * e, q * d2 + c.decoupled[t]! * d], 'qt'), c.scatterDecoupled, true),
+    gather: copyPlan(blockRowOffsets(d, s, 'tq', (i, q) => [q * d2 + c.rowOrder[i]! * d, (i * s + q) * a]), c.gatherCoupled, false),
+    scatter: copyPlan(blockRowOffsets(a, s, 'qt', (i, q) => [i * s * a + q * a, q * d2 + c.coupled[i]! * d]), c.scatterCoupled, true),
+    cross: copyPlan(blockRowOffsets(e, s, 'qt', (t, q) => [(a + t) * s * a + q * a, q * d2 + c.decoupled[t]! * d]), c.scatterCoupled, true, crossScale),
+    replicateCov: copyPlan(blockRowOffsets(a, s, 'tq', (i, q) => [i * a, i * s * a + q * a]), Int32Array.of(0, 0, a), false),
+    gatherDecoupled: copyPlan(blockRowOffsets(e, s, 'qt', (t, q) => [q * d2 + c.decoupled[t]! * d, (q * e + t) * e]), c.gatherDecoupled, false),
+    scatterDecoupled: copyPlan(blockRowOffsets(e, s, 'qt', (t, q) => [(q * e + t) * e, q * d2 + c.decoupled[t]! * d]), c.scatterDecoupled, true),
   };
   c.plans.set(s, plans);
   return plans;

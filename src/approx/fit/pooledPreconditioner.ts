@@ -37,7 +37,7 @@ import { InvalidArgumentError, NotPositiveDefiniteError } from '../../errors.js'
 import type { LinAlgBackend } from '../../linalg/backend.js';
 import { getBackend } from '../../linalg/index.js';
 import { symmetrizeInPlace } from '../../linalg/matrix.js';
-import { columnRunTable, copyPlan, indexRuns, runCopyPlan, type CopyPlan } from '../../linalg/copyRuns.js';
+import { blockRowOffsets, columnRunTable, copyPlan, indexRuns, runCopyPlan, type CopyPlan } from '../../linalg/copyRuns.js';
 import { eigh } from '../../linalg/ops.js';
 import type { GaussianMixture } from '../inputModel.js';
 import { splitCoordinates } from './coordinateSplit.js';
@@ -205,20 +205,9 @@ function commonSandwich(P: Float64Array, scale: Float64Array | null, common: Int
       if (c === 0 || s === 0) return;
       let plan = plans.get(s);
       if (plan === undefined) {
-        const gatherRows = new Int32Array(2 * c * s);
-        const scatterRows = new Int32Array(2 * c * s);
-        // Both in increasing destination order, so that the halves of a plan write disjoint spans (native copies
-        // then use two threads).
-        for (let i = 0; i < c; i++) {
-          for (let q = 0; q < s; q++) {
-            const t = i * s + q;
-            const u = q * c + i;
-            gatherRows[2 * t] = q * d2 + common[i]! * d;
-            gatherRows[2 * t + 1] = t * c;
-            scatterRows[2 * u] = t * c;
-            scatterRows[2 * u + 1] = q * d2 + common[i]! * d;
-          }
-        }
+        // Row (i, q) of X is R_q[C_i, C]; both plans list their rows in increasing destination order.
+        const gatherRows = blockRowOffsets(c, s, 'tq', (i, q) => [q * d2 + common[i]! * d, (i * s + q) * c]);
+        const scatterRows = blockRowOffsets(c, s, 'qt', (i, q) => [(i * s + q) * c, q * d2 + common[i]! * d]);
         plan = { gather: copyPlan(gatherRows, gatherRuns, false), scatter: copyPlan(scatterRows, scatterRuns, false) };
         plans.set(s, plan);
       }
