@@ -28,7 +28,7 @@ import type { PolynomialApproximant } from '../../src/approx/result.js';
 import { ConvergenceError, InvalidArgumentError, NotPositiveDefiniteError, ShapeError } from '../../src/errors.js';
 import { loadGolden, relErr } from './golden.js';
 import { affineDeflation, meanDirectionCoarseForTests, meanDirectionDeflation } from '../../src/approx/fit/coarseDeflation.js';
-import { getBackend } from '../../src/linalg/index.js';
+import { availableBackends, getBackend } from '../../src/linalg/index.js';
 import { randCovariance, randGlu as glu, randMlp as mlp, randVec } from '../random.js';
 
 /**
@@ -248,6 +248,22 @@ describe('moment operator', () => {
       for (const v of diag(quadraticBlockGram(x, Ax), 2)) assert.ok(v > 0);
     }), { numRuns: 25 });
   });
+
+  for (const backend of availableBackends()) {
+    test(`two lanes give one lane's result (${backend.name}) and leave the BLAS thread count as it was`, async () => {
+      const x = randomBlock(new Rng(8), 3, d);
+      const threads = backend.getThreads();
+      const one = await mixtureMomentOperator(mix, backend, 1).apply(x);
+      const two = await mixtureMomentOperator(mix, backend, 2).apply(x);
+      assert.equal(backend.getThreads(), threads);
+      for (const key of ['a', 'b', 'S'] as const) assert.ok(relErr(two[key], one[key]) < 1e-14, `${key}: ${relErr(two[key], one[key])}`);
+      const G = quadraticBlockGram(x, two, backend);
+      for (let q = 0; q < 3; q++) {
+        const oracle = secondMomentOracle(mix, x, q);
+        assert.ok(Math.abs(G[q * 3 + q]! - oracle) <= 1e-12 * Math.abs(oracle), `${G[q * 3 + q]} vs ${oracle}`);
+      }
+    });
+  }
 
   test('the output S blocks are symmetric', async () => {
     const Ax = await op.apply(randomBlock(new Rng(5), 2, d));
