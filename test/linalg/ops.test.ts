@@ -825,3 +825,30 @@ describe('symmetrizeInPlace', () => {
     }
   });
 });
+
+describe('assertFinite', () => {
+  test('finds NaN and ±∞ at every position (typed fast paths and the generic one) and names the first index', async () => {
+    const { assertFinite } = await import('../../src/linalg/matrix.js');
+    const { NonFiniteError } = await import('../../src/errors.js');
+    for (const n of [1, 3, 4, 5, 9]) {
+      const kinds: [string, (xs: number[]) => ArrayLike<number>][] = [
+        ['Float64Array', (xs) => Float64Array.from(xs)], ['Float32Array', (xs) => Float32Array.from(xs)], ['Array', (xs) => xs],
+      ];
+      for (const [kind, make] of kinds) {
+        const clean = Array.from({ length: n }, (_, i) => (i % 2 ? -1.5e30 : 2.5) * (i + 1));
+        assert.doesNotThrow(() => assertFinite(make(clean), 'x'), `${kind} n ${n}`);
+        assert.doesNotThrow(() => assertFinite(make(clean.map(() => -0)), 'x'));
+        for (let at = 0; at < n; at++) {
+          for (const bad of [Number.NaN, Infinity, -Infinity]) {
+            const xs = clean.slice();
+            xs[at] = bad;
+            if (at + 1 < n) xs[n - 1] = Number.NaN;
+            const first = Math.min(at, at + 1 < n ? n - 1 : at);
+            assert.throws(() => assertFinite(make(xs), 'the input'), (e: unknown) => e instanceof NonFiniteError
+              && e.message === `the input contains a non-finite value (${xs[first]}) at flat index ${first}`, `${kind} n ${n} at ${at} ${bad}`);
+          }
+        }
+      }
+    }
+  });
+});

@@ -257,21 +257,30 @@ function splitQuadratic(
       const d2 = d * d;
       out.fill(0, 0, s * d2);
       if (commonBlock !== null) await commonBlock.apply(R, s, out);
-      if (rare.length === 0) return;
-      // Rare rows: t_q = R_q[r, ·] M_r⁻¹ (M_r symmetric) for all outputs at once, added to the row r.
-      const Rr = new Float64Array(s * d);
-      const t = new Float64Array(s * d);
-      for (let k = 0; k < rare.length; k++) {
-        const r = rare[k]!;
-        for (let q = 0; q < s; q++) Rr.set(R.subarray(q * d2 + r * d, q * d2 + (r + 1) * d), q * d);
-        backend.dgemm(false, false, s, d, d, 1, Rr, rows.subarray(k * d * d, (k + 1) * d * d), 0, t);
-        for (let q = 0; q < s; q++) {
-          const row = q * d2 + r * d;
-          for (let j = 0; j < d; j++) out[row + j]! += t[q * d + j]!;
-        }
-      }
+      if (rare.length > 0) addRareRows(R, s, d, rare, rows, out, backend);
     },
   };
+}
+
+/**
+ * out_q[r, ·] += R_q[r, ·] M_r⁻¹ for every rare r (M_r⁻¹ symmetric, the rows of `inverses`), all outputs at once. A
+ * synchronous helper: V8 does not optimise loops inside async functions.
+ */
+function addRareRows(
+  R: Float64Array, s: number, d: number, rare: readonly number[], inverses: Float64Array, out: Float64Array, backend: LinAlgBackend,
+): void {
+  const d2 = d * d;
+  const Rr = new Float64Array(s * d);
+  const t = new Float64Array(s * d);
+  for (let k = 0; k < rare.length; k++) {
+    const r = rare[k]!;
+    for (let q = 0; q < s; q++) Rr.set(R.subarray(q * d2 + r * d, q * d2 + (r + 1) * d), q * d);
+    backend.dgemm(false, false, s, d, d, 1, Rr, inverses.subarray(k * d2, (k + 1) * d2), 0, t);
+    for (let q = 0; q < s; q++) {
+      const row = q * d2 + r * d;
+      for (let j = 0; j < d; j++) out[row + j]! += t[q * d + j]!;
+    }
+  }
 }
 
 /**
@@ -355,7 +364,17 @@ async function applyPooledInverse(
   centeredSecondMoments(m, mu, cov, R, backend);
   await quadratic.apply(R, s, out.S);
   symmetrizeBlock(out, backend);
-  // Constant c = m0 − tr(SΣ̄), then back to monomial coefficients a = c − dᵀμ̄ + μ̄ᵀSμ̄, b = d − 2Sμ̄.
+  toMonomialAffine(m, mu, cov, dvec, out, backend);
+  return out;
+}
+
+/**
+ * The constant c = m0 − tr(SΣ̄), then back to monomial coefficients: a = c − dᵀμ̄ + μ̄ᵀSμ̄, b = d − 2Sμ̄ (in out.a,
+ * out.b; out.S holds S).
+ */
+function toMonomialAffine(m: QuadraticBlock, mu: Float64Array, cov: Float64Array, dvec: Float64Array, out: QuadraticBlock, backend: LinAlgBackend): void {
+  const d = m.dim;
+  const s = m.count;
   const Smu = new Float64Array(s * d);
   backend.dgemm(false, false, s * d, 1, d, 1, out.S, mu, 0, Smu);
   const trSC = new Float64Array(s);
@@ -371,7 +390,6 @@ async function applyPooledInverse(
     }
     out.a[q] = c - dmu + muSmu;
   }
-  return out;
 }
 
 /**
