@@ -87,13 +87,9 @@ export function pooledGaussianPreconditioner(
   const scale = (opts.kind ?? 'scaled-pooled') === 'scaled-pooled' ? fourthMomentScaling(mix, mu, cov.data) : null;
   const rare = rareCoordinates(mix, opts.rareComponents ?? DEFAULT_RARE_COMPONENTS);
   const quadratic = splitQuadratic(mix, mu, cov.data, scale, rare, backend);
-  let R = new Float64Array(0);
   return {
     rareCoordinates: rare.length,
-    async apply(m) {
-      if (R.length < m.count * d * d) R = new Float64Array(m.count * d * d);
-      return applyPooledInverse(mu, cov.data, covInv, quadratic, m, R, backend);
-    },
+    apply: (m) => applyPooledInverse(mu, cov.data, covInv, quadratic, m, backend),
   };
 }
 
@@ -171,9 +167,28 @@ function fourthMomentScaling(mix: GaussianMixture, mu: Float64Array, pooledCov: 
   return D;
 }
 
-/** The quadratic block of the preconditioner: centred Hermite moments R_q [d, d] → coefficients S_q (unsymmetrised). */
+/**
+ * The centred Hermite moments of a block, R_q = M2_q − m0_qΣ̄ − μ̄w_qᵀ − w_qμ̄ᵀ with w_q = m1_q − ½m0_qμ̄ (equal to
+ * M2 − μ̄m1ᵀ − m1μ̄ᵀ + μ̄μ̄ᵀm0 − m0Σ̄), described rather than formed: the quadratic block reads only the entries it
+ * needs, centring them as it gathers (forming R cost a copy and two passes over the o·d² doubles per application).
+ */
+interface CenteredMoments {
+  /** The dual moments (m0, m1, M2) = (a, b, S) of the block. */
+  readonly m: QuadraticBlock;
+  /** w [count, d]. */
+  readonly w: Float64Array;
+}
+
+function centeredMoments(m: QuadraticBlock, mu: Float64Array): CenteredMoments {
+  const d = m.dim;
+  const w = new Float64Array(m.count * d);
+  for (let q = 0; q < m.count; q++) for (let i = 0; i < d; i++) w[q * d + i] = m.b[q * d + i]! - 0.5 * m.a[q]! * mu[i]!;
+  return { m, w };
+}
+
+/** The quadratic block of the preconditioner: centred moments → coefficients S_q written into out (unsymmetrised). */
 interface QuadraticInverse {
-  apply(R: Float64Array, s: number, out: Float64Array): Promise<void>;
+  apply(R: CenteredMoments, out: Float64Array): Promise<void>;
 }
 
 /**
@@ -182,47 +197,86 @@ interface QuadraticInverse {
  * (i, q) = R_q[C_i, C], so that both products are one call for the whole block: X·P read as a c × s·c matrix holds
  * the blocks R_qP side by side, and P times that gives every P R_q P.
  */
-function commonSandwich(P: Float64Array, scale: Float64Array | null, common: Int32Array, d: number, backend: LinAlgBackend): QuadraticInverse {
+function commonSandwich(
+  P: Float64Array, scale: Float64Array | null, common: Int32Array, mu: Float64Array, pooledCov: Float64Array, backend: LinAlgBackend,
+): QuadraticInverse {
+  const d = mu.length;
   const c = common.length;
   const d2 = d * d;
-  const runs = indexRuns(common);
-  const gatherRuns = columnRunTable(runs, true);
-  const scatterRuns = columnRunTable(runs, false);
-  const plans = new Map<number, { gather: CopyPlan; scatter: CopyPlan }>();
+  const scatterRuns = columnRunTable(indexRuns(common), false);
+  const scatterPlans = new Map<number, CopyPlan>();
+  const muC = Float64Array.from(common, (i) => mu[i]!);
+  const covCC = new Float64Array(c * c);
+  for (let i = 0; i < c; i++) for (let j = 0; j < c; j++) covCC[i * c + j] = pooledCov[common[i]! * d + common[j]!]!;
   let X = new Float64Array(0);
   let Y = new Float64Array(0);
-  const scaleRows = (B: Float64Array, s: number): void => {
-    if (scale === null) return;
-    for (let i = 0; i < c; i++) {
-      for (let q = 0; q < s; q++) {
-        const row = (i * s + q) * c;
-        for (let j = 0; j < c; j++) B[row + j]! *= scale[i * c + j]!;
-      }
-    }
-  };
   return {
-    async apply(R, s, out) {
+    async apply(R, out) {
+      const s = R.m.count;
       if (c === 0 || s === 0) return;
-      let plan = plans.get(s);
-      if (plan === undefined) {
-        // Row (i, q) of X is R_q[C_i, C]; both plans list their rows in increasing destination order.
-        const gatherRows = blockRowOffsets(c, s, 'tq', (i, q) => [q * d2 + common[i]! * d, (i * s + q) * c]);
-        const scatterRows = blockRowOffsets(c, s, 'qt', (i, q) => [(i * s + q) * c, q * d2 + common[i]! * d]);
-        plan = { gather: copyPlan(gatherRows, gatherRuns, false), scatter: copyPlan(scatterRows, scatterRuns, false) };
-        plans.set(s, plan);
+      let scatter = scatterPlans.get(s);
+      if (scatter === undefined) {
+        // The plan lists its rows in increasing destination order (native copies may split them between threads).
+        scatter = copyPlan(blockRowOffsets(c, s, 'qt', (i, q) => [(i * s + q) * c, q * d2 + common[i]! * d]), scatterRuns, false);
+        scatterPlans.set(s, scatter);
       }
       if (X.length < s * c * c) {
         X = new Float64Array(s * c * c);
         Y = new Float64Array(s * c * c);
       }
-      runCopyPlan(backend, plan.gather, R, X);
-      scaleRows(X, s);
+      gatherCentered(R, common, muC, covCC, scale, X);
       await backend.dgemmAsync(false, false, s * c, c, c, 1, X, P, 0, Y);
       await backend.dgemmAsync(false, false, c, s * c, c, 0.5, P, Y, 0, X);
-      scaleRows(X, s);
-      runCopyPlan(backend, plan.scatter, X, out);
+      if (scale !== null) scaleInterleaved(X, scale, c, s);
+      runCopyPlan(backend, scatter, X, out);
     },
   };
+}
+
+/**
+ * X[(i, q), j] = D_ij·R_q[C_i, C_j] (D = 1 when `scale` is null) in one pass over the needed entries of M2, with
+ * muC = μ̄_C and covCC = Σ̄_CC. Synchronous, like every element loop here: V8 does not optimise loops inside async
+ * functions.
+ */
+function gatherCentered(
+  R: CenteredMoments, common: Int32Array, muC: Float64Array, covCC: Float64Array, scale: Float64Array | null, X: Float64Array,
+): void {
+  const { m, w } = R;
+  const d = m.dim;
+  const s = m.count;
+  const c = common.length;
+  const M2 = m.S;
+  const wC = new Float64Array(s * c);
+  for (let q = 0; q < s; q++) for (let j = 0; j < c; j++) wC[q * c + j] = w[q * d + common[j]!]!;
+  for (let i = 0; i < c; i++) {
+    const mi = muC[i]!;
+    const ic = i * c;
+    for (let q = 0; q < s; q++) {
+      const src = (q * d + common[i]!) * d;
+      const dst = (i * s + q) * c;
+      const m0 = m.a[q]!;
+      const wq = q * c;
+      const wi = wC[wq + i]!;
+      if (scale === null) {
+        for (let j = 0; j < c; j++) X[dst + j] = M2[src + common[j]!]! - m0 * covCC[ic + j]! - mi * wC[wq + j]! - wi * muC[j]!;
+      } else {
+        for (let j = 0; j < c; j++) {
+          X[dst + j] = (M2[src + common[j]!]! - m0 * covCC[ic + j]! - mi * wC[wq + j]! - wi * muC[j]!) * scale[ic + j]!;
+        }
+      }
+    }
+  }
+}
+
+/** X[(i, q), j] *= D_ij for the interleaved blocks of X. */
+function scaleInterleaved(X: Float64Array, scale: Float64Array, c: number, s: number): void {
+  for (let i = 0; i < c; i++) {
+    const ic = i * c;
+    for (let q = 0; q < s; q++) {
+      const row = (i * s + q) * c;
+      for (let j = 0; j < c; j++) X[row + j]! *= scale[ic + j]!;
+    }
+  }
 }
 
 /**
@@ -248,16 +302,15 @@ function splitQuadratic(
   if (c > 0) {
     const ccInv = pick(pooledCov);
     invertBlocksInPlace(ccInv, 1, c, () => 'the pooled covariance of the common coordinates', backend);
-    commonBlock = commonSandwich(ccInv, scale === null ? null : pick(scale), common, d, backend);
+    commonBlock = commonSandwich(ccInv, scale === null ? null : pick(scale), common, mu, pooledCov, backend);
   }
   const rows = rare.length === 0 ? new Float64Array(0) : rareRowCovariances(mix, mu, pooledCov, rare, backend);
   invertBlocksInPlace(rows, rare.length, d, (t) => `the row model of rare coordinate ${rare[t]}`, backend);
   return {
-    async apply(R, s, out) {
-      const d2 = d * d;
-      out.fill(0, 0, s * d2);
-      if (commonBlock !== null) await commonBlock.apply(R, s, out);
-      if (rare.length > 0) addRareRows(R, s, d, rare, rows, out, backend);
+    async apply(R, out) {
+      out.fill(0, 0, R.m.count * d * d);
+      if (commonBlock !== null) await commonBlock.apply(R, out);
+      if (rare.length > 0) addRareRows(R, mu, pooledCov, rare, rows, out, backend);
     },
   };
 }
@@ -267,14 +320,24 @@ function splitQuadratic(
  * synchronous helper: V8 does not optimise loops inside async functions.
  */
 function addRareRows(
-  R: Float64Array, s: number, d: number, rare: readonly number[], inverses: Float64Array, out: Float64Array, backend: LinAlgBackend,
+  R: CenteredMoments, mu: Float64Array, pooledCov: Float64Array, rare: readonly number[], inverses: Float64Array, out: Float64Array,
+  backend: LinAlgBackend,
 ): void {
+  const { m, w } = R;
+  const d = m.dim;
+  const s = m.count;
   const d2 = d * d;
   const Rr = new Float64Array(s * d);
   const t = new Float64Array(s * d);
   for (let k = 0; k < rare.length; k++) {
     const r = rare[k]!;
-    for (let q = 0; q < s; q++) Rr.set(R.subarray(q * d2 + r * d, q * d2 + (r + 1) * d), q * d);
+    for (let q = 0; q < s; q++) {
+      // R_q[r, ·] = M2_q[r, ·] − m0_q Σ̄[r, ·] − μ̄_r w_q − w_q,r μ̄.
+      const src = q * d2 + r * d;
+      const m0 = m.a[q]!;
+      const wr = w[q * d + r]!;
+      for (let j = 0; j < d; j++) Rr[q * d + j] = m.S[src + j]! - m0 * pooledCov[r * d + j]! - mu[r]! * w[q * d + j]! - wr * mu[j]!;
+    }
     backend.dgemm(false, false, s, d, d, 1, Rr, inverses.subarray(k * d2, (k + 1) * d2), 0, t);
     for (let q = 0; q < s; q++) {
       const row = q * d2 + r * d;
@@ -349,8 +412,7 @@ function invertBlocksInPlace(blocks: Float64Array, count: number, d: number, wha
 }
 
 async function applyPooledInverse(
-  mu: Float64Array, cov: Float64Array, covInv: Float64Array, quadratic: QuadraticInverse, m: QuadraticBlock, R: Float64Array,
-  backend: LinAlgBackend,
+  mu: Float64Array, cov: Float64Array, covInv: Float64Array, quadratic: QuadraticInverse, m: QuadraticBlock, backend: LinAlgBackend,
 ): Promise<QuadraticBlock> {
   const d = m.dim;
   const s = m.count;
@@ -361,8 +423,7 @@ async function applyPooledInverse(
   for (let q = 0; q < s; q++) for (let i = 0; i < d; i++) g1[q * d + i] = m.b[q * d + i]! - mu[i]! * m.a[q]!;
   const dvec = new Float64Array(s * d);
   backend.dgemm(false, false, s, d, d, 1, g1, covInv, 0, dvec);
-  centeredSecondMoments(m, mu, cov, R, backend);
-  await quadratic.apply(R, s, out.S);
+  await quadratic.apply(centeredMoments(m, mu), out.S);
   symmetrizeBlock(out, backend);
   toMonomialAffine(m, mu, cov, dvec, out, backend);
   return out;
@@ -392,29 +453,3 @@ function toMonomialAffine(m: QuadraticBlock, mu: Float64Array, cov: Float64Array
   }
 }
 
-/**
- * R_q = M2_q − μ̄m1ᵀ − m1μ̄ᵀ + μ̄μ̄ᵀm0 − m0Σ̄: the centred Hermite moments of the quadratic block, as
- * M2_q − m0Σ̄ − μ̄wᵀ − wμ̄ᵀ with w = m1 − ½m0μ̄ (a copy and two products per output).
- */
-function centeredSecondMoments(m: QuadraticBlock, mu: Float64Array, cov: Float64Array, R: Float64Array, backend: LinAlgBackend): void {
-  const d = m.dim;
-  const d2 = d * d;
-  R.set(m.S.subarray(0, m.count * d2));
-  const left = new Float64Array(d * 2);
-  const right = new Float64Array(d * 2);
-  for (let q = 0; q < m.count; q++) {
-    const m0 = m.a[q]!;
-    const Rq = R.subarray(q * d2, (q + 1) * d2);
-    if (m0 !== 0) backend.dgemm(false, false, 1, d2, 1, -m0, ONE, cov, 1, Rq);
-    for (let i = 0; i < d; i++) {
-      const wi = m.b[q * d + i]! - 0.5 * m0 * mu[i]!;
-      left[2 * i] = mu[i]!;
-      left[2 * i + 1] = wi;
-      right[2 * i] = -wi;
-      right[2 * i + 1] = -mu[i]!;
-    }
-    backend.dgemm(false, true, d, d, 2, 1, left, right, 1, Rq);
-  }
-}
-
-const ONE = Float64Array.of(1);
