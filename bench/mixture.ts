@@ -12,7 +12,9 @@
  * reached is evaluated); then the Monte Carlo FVU on mixture samples of the mixture quadratic, of the
  * single-Gaussian quadratic (pooled mean and covariance) and of the N(0, I) quadratic; and, unless disabled, the
  * analytic mixture FVU from `mixtureVarianceReport` with its run time. The machine may be shared: the 1-minute
- * load average is printed with the timings.
+ * load average is printed with the timings, and the rate of a reference GEMM (the solve's dominant operation) is
+ * measured just before and just after the solve, so that a time can be read against the speed the machine had (on
+ * the 2-core development VM the same solve took 179–245 s while that rate varied between ≈ 55 and 100 GF/s).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -162,6 +164,25 @@ function gib(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 }
 
+/**
+ * GF/s of a 2352×784 by 784×784 float64 GEMM on the current backend (best of 3): the shape class of the solver's
+ * products, to put a measured time in context on a shared machine.
+ */
+async function referenceGemmRate(): Promise<number> {
+  const backend = getBackend();
+  const m = 2352, k = 784, n = 784;
+  const A = Float64Array.from({ length: m * k }, (_, i) => Math.sin(i));
+  const B = Float64Array.from({ length: k * n }, (_, i) => Math.cos(i));
+  const C = new Float64Array(m * n);
+  let best = Infinity;
+  for (let r = 0; r < 3; r++) {
+    const t = performance.now();
+    await backend.dgemmAsync(false, false, m, n, k, 1, A, B, 0, C);
+    best = Math.min(best, performance.now() - t);
+  }
+  return (2 * m * n * k) / (best / 1000) / 1e9;
+}
+
 /** The pooled single Gaussian N(μ̄, Σ̄) of a mixture. */
 function pooledGaussian(mix: GaussianMixture): Gaussian {
   return new Gaussian(mix.mean(), mix.covariance());
@@ -186,6 +207,7 @@ export async function benchMixture(opts: BenchMixtureOptions = {}): Promise<void
   log(`network: ${d}→${net.W1.rows}→10 ${net.activation.name}, ${source}`);
   log(`mixture: ${mix.components.length} classes of ${28 / pool}×${28 / pool} images, covariances + ${eps}·I, built in ${((performance.now() - t) / 1000).toFixed(1)} s (not timed below)`);
 
+  const rateBefore = await referenceGemmRate();
   const rssBefore = process.resourceUsage().maxRSS * 1024;
   const solveStart = performance.now();
   let atTarget: { iteration: number; residual: number } | null = null;
@@ -201,6 +223,7 @@ export async function benchMixture(opts: BenchMixtureOptions = {}): Promise<void
     },
   });
   const peak = process.resourceUsage().maxRSS * 1024;
+  const rateAfter = await referenceGemmRate();
   const worst = Math.max(...res.residuals);
   log(`solve: ${res.operatorApplications} operator applications (deflation ${res.deflation}); iterations per output [${res.iterations.join(', ')}]`);
   log(`final relative residual (recomputed): max ${worst.toExponential(3)}, per output [${res.residuals.map((r) => r.toExponential(2)).join(', ')}]`);
@@ -213,6 +236,7 @@ export async function benchMixture(opts: BenchMixtureOptions = {}): Promise<void
   const tm = res.timings;
   log(`  set-up ${tm.setupSeconds.toFixed(1)} s, operator ${tm.operatorSeconds.toFixed(1)} s, preconditioner ${tm.preconditionerSeconds.toFixed(1)} s, ` +
     `rest of the iteration ${tm.otherSeconds.toFixed(1)} s`);
+  log(`  machine: reference GEMM ${rateBefore.toFixed(0)} GF/s before the solve, ${rateAfter.toFixed(0)} GF/s after`);
   const reached = atTarget as { iteration: number; residual: number } | null;
   if (reached !== null) log(`  at ${TARGET_SECONDS} s: iteration ${reached.iteration}, max relative residual ${reached.residual.toExponential(3)}`);
   log(`peak RSS ${gib(peak)} (before the solve ${gib(rssBefore)}; target ≤ 6 GiB): ${memPass ? 'PASS' : 'FAIL'}`);
