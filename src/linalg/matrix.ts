@@ -186,7 +186,8 @@ export function assertFinite(data: ArrayLike<number>, what: string): void {
   }
 }
 
-// x·0 is ±0 for finite x and NaN for NaN and ±∞, so the sums below are 0 exactly when every entry is finite.
+// x·0 is ±0 for finite x and NaN for NaN and ±∞, so the sums below are 0 exactly when every entry is finite. Two
+// copies on purpose: one function taking both array types is polymorphic and measured ≈ 3.5× slower.
 function allFinite64(a: Float64Array): boolean {
   let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   const n = a.length;
