@@ -257,6 +257,17 @@ describe('moment operator', () => {
       const two = await mixtureMomentOperator(mix, backend, 2).apply(x);
       assert.equal(backend.getThreads(), threads);
       for (const key of ['a', 'b', 'S'] as const) assert.ok(relErr(two[key], one[key]) < 1e-14, `${key}: ${relErr(two[key], one[key])}`);
+      if (backend.name === 'native' && threads !== 1) {
+        // One BLAS thread: the lanes run in turn, and the count stays 1.
+        backend.setThreads(1);
+        try {
+          const inTurn = await mixtureMomentOperator(mix, backend, 2).apply(x);
+          assert.equal(backend.getThreads(), 1);
+          for (const key of ['a', 'b', 'S'] as const) assert.ok(relErr(inTurn[key], one[key]) < 1e-14, `${key}: ${relErr(inTurn[key], one[key])}`);
+        } finally {
+          backend.setThreads(threads);
+        }
+      }
       const G = quadraticBlockGram(x, two, backend);
       for (let q = 0; q < 3; q++) {
         const oracle = secondMomentOracle(mix, x, q);

@@ -17,7 +17,7 @@
  *   interleaved (native sub-block copies, linalg/copyRuns.ts) so that each product serves the whole block, and
  *   ΣSΣ on A×A is C(UC) + (C(UC))ᵀ with U the upper triangle of S: a triangular product and one GEMM, 1.5 a³
  *   multiply-adds per output instead of 2 a³. With the native backend the components run in two lanes of about
- *   equal work, each on one BLAS thread, so that one lane's copies and JavaScript overlap the other's products.
+ *   equal work, each on half the BLAS threads, so that one lane's copies and JavaScript overlap the other's products.
  * - Right-hand side, per component (Stein's lemma to second order): E[f (x − μ)] = Σ E[∇f] and
  *   E[f (x − μ)(x − μ)ᵀ] = Σ E[∇²f] Σ + E f·Σ, with E[∇²f_o] = 2Γ_o taken from the factored single-Gaussian fit
  *   (Σ Γ_o Σ = (DΣ)ᵀ Y_o with D the hidden directions), never a dense h·d² object.
@@ -292,8 +292,9 @@ function componentPlans(c: ComponentOperatorData, d: number, s: number): Compone
  * `lanes` (default 'auto'): 2 splits the components between two lanes that run concurrently, each with one BLAS
  * thread, so that one lane's copies and JavaScript overlap the other's products (MNIST, d = 784: ≈ 13 % less time
  * per application than one lane on two BLAS threads, medians of 12 alternating runs); 'auto' uses 2 when the
- * backend computes off the main thread (native) with at least two BLAS threads and there are two components. The
- * result does not depend on the lanes beyond rounding.
+ * backend computes off the main thread (native) and there are two components. The lanes share the BLAS threads
+ * (half each) and run in turn when there are fewer than two. The result does not depend on the lanes beyond
+ * rounding.
  */
 export function mixtureMomentOperator(
   mix: GaussianMixture, backend: LinAlgBackend = getBackend(), lanes: 1 | 2 | 'auto' = 'auto',
@@ -309,7 +310,7 @@ export function mixtureMomentOperator(
   comps.forEach((c, k) => {
     for (let i = 0; i < d; i++) U[i * K + k] = c.mean[i]!;
   });
-  const laneCount = lanes === 'auto' ? (backend.name === 'native' && backend.getThreads() >= 2 ? 2 : 1) : lanes;
+  const laneCount = lanes === 'auto' ? (backend.name === 'native' ? 2 : 1) : lanes;
   const split = operatorLanes(comps, laneCount);
   const maxCoupled = Math.max(0, ...comps.map((c) => c.coupled.length));
   const maxDecoupled = Math.max(0, ...comps.map((c) => c.decoupled.length));
@@ -389,15 +390,18 @@ async function applyMomentOperator(
   };
   if (lanes.length === 1) await runLane(0);
   else {
-    // Two lanes, each on one BLAS thread: one lane's copies and JavaScript run while the other's products do. If
-    // the thread count cannot be lowered (another BLAS call of the process is running), the lanes run in turn.
+    // Two lanes, each on half the BLAS threads: one lane's copies and JavaScript run while the other's products do.
+    // With fewer than two threads, or if the count cannot be lowered (another BLAS call of the process is running),
+    // the lanes run in turn.
     const threads = backend.getThreads();
     let lowered = false;
-    try {
-      backend.setThreads(1);
-      lowered = true;
-    } catch (e) {
-      if (!(e instanceof BackendError)) throw e;
+    if (threads >= 2) {
+      try {
+        backend.setThreads(Math.floor(threads / 2));
+        lowered = true;
+      } catch (e) {
+        if (!(e instanceof BackendError)) throw e;
+      }
     }
     if (lowered) {
       let settled: PromiseSettledResult<void>[];
