@@ -9,17 +9,16 @@ export const SOLVE_BLOCK = 256;
 
 /**
  * The Cholesky factor L of an n×n SPD matrix, kept as row panels for blocked triangular solves: for each block of
- * SOLVE_BLOCK rows [r0, r1), the part of L left of the diagonal block, L[r0:r1, 0:r0], the part below it,
- * L[r1:n, r0:r1] (used transposed), and the diagonal block. The off-diagonal coupling of a block is then one GEMM
- * over exactly the rows already solved (n² doubles read per solve, half of what full rows would cost), and every
- * panel is a copy of contiguous row pieces of L (no transpose).
+ * SOLVE_BLOCK rows [r0, r1), the part of L left of the diagonal block, L[r0:r1, 0:r0], the part of Lᵀ right of it,
+ * Lᵀ[r0:r1, r1:n], and the diagonal block. The off-diagonal coupling of a block is then one GEMM over exactly the
+ * rows already solved (n² doubles read per solve, half of what full rows would cost, and no n×n transpose kept).
  * LAPACKE's row-major dpotrs would transpose the whole factor on every call, which at n ≈ 8000 costs more than the
  * solve.
  */
 export class PackedCholesky {
   private readonly starts: number[] = [];
   private readonly left: Float64Array[] = [];
-  private readonly below: Float64Array[] = [];
+  private readonly right: Float64Array[] = [];
   /** Inverses of the diagonal blocks (lower triangular), so that the solve is GEMMs only. */
   private readonly diagInv: Float64Array[] = [];
 
@@ -29,16 +28,18 @@ export class PackedCholesky {
       const r1 = Math.min(n, r0 + SOLVE_BLOCK);
       const bs = r1 - r0;
       const left = new Float64Array(bs * r0);
-      const below = new Float64Array((n - r1) * bs);
+      const right = new Float64Array(bs * (n - r1));
       const diag = new Float64Array(bs * bs);
       for (let i = 0; i < bs; i++) {
         left.set(L.subarray((r0 + i) * n, (r0 + i) * n + r0), i * r0);
         diag.set(L.subarray((r0 + i) * n + r0, (r0 + i) * n + r1), i * bs);
       }
-      for (let c = r1; c < n; c++) below.set(L.subarray(c * n + r0, c * n + r1), (c - r1) * bs);
+      // Lᵀ[r0 + i, c] = L[c, r0 + i] for c ≥ r1 (read along the rows of L).
+      const w = n - r1;
+      for (let c = r1; c < n; c++) for (let i = 0; i < bs; i++) right[i * w + c - r1] = L[c * n + r0 + i]!;
       this.starts.push(r0);
       this.left.push(left);
-      this.below.push(below);
+      this.right.push(right);
       this.diagInv.push(lowerTriangularInverse(diag, bs));
     }
   }
@@ -57,14 +58,14 @@ export class PackedCholesky {
       if (r0 > 0) backend.dgemm(false, false, bs, s, r0, -1, this.left[b]!, y, 1, tmp);
       backend.dgemm(false, false, bs, s, bs, 1, this.diagInv[b]!, tmp, 0, y.subarray(r0 * s, (r0 + bs) * s));
     }
-    // Backward, Lᵀ x = y: x_b = L_bb⁻ᵀ (y_b − L[r1:n, b]ᵀ x[r1:n]).
+    // Backward, Lᵀ x = y: x_b = L_bb⁻ᵀ (y_b − Lᵀ[b, r1:n] x[r1:n]).
     const x = new Float64Array(n * s);
     for (let b = blocks - 1; b >= 0; b--) {
       const r0 = this.starts[b]!;
       const r1 = Math.min(n, r0 + SOLVE_BLOCK);
       const bs = r1 - r0;
       tmp.set(y.subarray(r0 * s, r1 * s));
-      if (r1 < n) backend.dgemm(true, false, bs, s, n - r1, -1, this.below[b]!, x.subarray(r1 * s), 1, tmp);
+      if (r1 < n) backend.dgemm(false, false, bs, s, n - r1, -1, this.right[b]!, x.subarray(r1 * s), 1, tmp);
       backend.dgemm(true, false, bs, s, bs, 1, this.diagInv[b]!, tmp, 0, x.subarray(r0 * s, r1 * s));
     }
     return x;

@@ -75,12 +75,10 @@ interface MeanSpace {
   /** [d, J], orthonormal columns. */
   D: Float64Array;
   comps: MeanComponent[];
-  /** [d, K]: the component means as columns. */
-  meansT: Float64Array;
-  /** [K, d²]: the component covariances, one per row. */
+  /** [K, d²]: the component covariances, one per row (read transposed, [d, K·d], they are Σ_k side by side). */
   covs: Float64Array;
-  /** [d, K·J]: the blocks Y_k = Σ_k D side by side. */
-  Yall: Float64Array;
+  /** [d, K + K·J]: the component means as columns, then the blocks Y_k = Σ_k D side by side. */
+  meansY: Float64Array;
 }
 
 /**
@@ -220,18 +218,18 @@ function meanSpace(mix: GaussianMixture, backend: LinAlgBackend, meanDirections:
     backend.dgemm(true, false, J, 1, d, 1, D, g.mean, 0, nu);
     return { w: mix.weights[k]!, mu: g.mean, cov, Y, Z, nu };
   });
-  const meansT = new Float64Array(d * K);
-  const covs = new Float64Array(K * d * d);
-  comps.forEach((c, k) => {
-    for (let i = 0; i < d; i++) meansT[i * K + k] = c.mu[i]!;
-    covs.set(c.cov, k * d * d);
-  });
   const Kc = comps.length;
-  const Yall = new Float64Array(d * Kc * J);
+  const covs = new Float64Array(Kc * d * d);
+  const width = Kc + Kc * J;
+  const meansY = new Float64Array(d * width);
   comps.forEach((c, k) => {
-    for (let i = 0; i < d; i++) for (let j = 0; j < J; j++) Yall[i * Kc * J + k * J + j] = c.Y[i * J + j]!;
+    covs.set(c.cov, k * d * d);
+    for (let i = 0; i < d; i++) {
+      meansY[i * width + k] = c.mu[i]!;
+      for (let j = 0; j < J; j++) meansY[i * width + Kc + k * J + j] = c.Y[i * J + j]!;
+    }
   });
-  return { d, J, n: 1 + d + d * J, D, comps, meansT, covs, Yall };
+  return { d, J, n: 1 + d + d * J, D, comps, covs, meansY };
 }
 
 /** E += τ·Σ κκᵀ over an orthonormal basis κ of ker Φ (C = D A, A antisymmetric), τ the mean diagonal of E. */
@@ -303,50 +301,53 @@ function lift(space: MeanSpace, c: Float64Array, s: number, into: QuadraticBlock
  * a loop of this kind ran ≈ 4× slower inside an async function than in a helper (Node 20; not true of every loop).
  */
 async function restrictedOperator(space: MeanSpace, x: QuadraticBlock, backend: LinAlgBackend): Promise<Float64Array> {
-  const { d, J, n, comps, meansT, covs } = space;
+  const { d, J, n, comps, covs, meansY } = space;
   const s = x.count;
   const K = comps.length;
+  const width = K + K * J;
   const out = new Float64Array(s * n);
-  // One pass over the S blocks for all components: SM[(q, i), k] = (S_q μ_k)_i and T[q, k] = tr(S_qΣ_k) = ⟨S_q, Σ_k⟩_F.
-  const SM = new Float64Array(s * d * K);
-  await backend.dgemmAsync(false, false, s * d, K, d, 1, x.S, meansT, 0, SM);
+  // One pass over the S blocks for all components: SMY[(q, i), ·] = ((S_q μ_k)_i for every k, (S_q Y_k)_i· for every
+  // k), and T[q, k] = tr(S_qΣ_k) = ⟨S_q, Σ_k⟩_F.
+  const SMY = new Float64Array(s * d * width);
+  await backend.dgemmAsync(false, false, s * d, width, d, 1, x.S, meansY, 0, SMY);
   const T = new Float64Array(s * K);
   await backend.dgemmAsync(false, true, s, K, d * d, 1, x.S, covs, 0, T);
   const Ep = new Float64Array(s);
   const u = new Float64Array(s * d);
   const g = new Float64Array(s * d);
-  // S_q Y_k for every output and component in one pass over the S blocks: SYall[(q, i), (k, j)].
-  const KJ = K * J;
-  const SYall = new Float64Array(s * d * KJ);
-  if (J > 0) await backend.dgemmAsync(false, false, s * d, KJ, d, 1, x.S, space.Yall, 0, SYall);
-  const SYt = new Float64Array(d * s * J);
-  const CSY = new Float64Array(d * s * J);
   const Ytu = new Float64Array(s * J);
+  // π_k S_qY_k regrouped [(k, i), (q, j)], so that Σ_k π_k Σ_k S_q Y_k for every q is one product with [Σ_1, …, Σ_K].
+  const SYt = new Float64Array(K * d * s * J);
   for (let k = 0; k < K; k++) {
     const c = comps[k]!;
-    componentMeanTerms(x, SM, T, K, k, c.mu, u, Ep);
+    componentMeanTerms(x, SMY, width, T, K, k, c.mu, u, Ep);
     await backend.dgemmAsync(false, false, s, d, d, 1, u, c.cov, 0, g);
     addAffineRows(c.w, c.mu, Ep, g, s, d, n, out);
     if (J === 0) continue;
-    // E[x xᵀ p] D: ΣS_qY for every q (S_qY, from SYall, stacked [s·d, J] → [d, s·J] → Σ·that), and the low-rank terms.
+    // E[x xᵀ p] D for this component, except 2ΣS_qY (added for all components at once below).
     backend.dgemm(false, false, s, J, d, 1, u, c.Y, 0, Ytu);
-    gatherComponentColumns(SYall, s, d, K, J, k, SYt);
-    await backend.dgemmAsync(false, false, d, s * J, d, 1, c.cov, SYt, 0, CSY);
-    addDirectionRows(c, Ep, g, Ytu, CSY, s, d, J, n, out);
+    addDirectionRows(c, Ep, g, Ytu, s, d, J, n, out);
+    gatherComponentColumns(SMY, width, s, d, K, J, k, c.w, SYt.subarray(k * d * s * J, (k + 1) * d * s * J));
+  }
+  if (J > 0) {
+    const CSY = new Float64Array(d * s * J);
+    await backend.dgemmAsync(true, false, d, s * J, K * d, 1, covs, SYt, 0, CSY);
+    addSandwichRows(CSY, s, d, J, n, out);
   }
   return out;
 }
 
-/** Ep_q = a_q + tr(S_qΣ) + μᵀ(b_q + S_qμ) and u_q = b_q + 2S_qμ for component k. */
+/** Ep_q = a_q + tr(S_qΣ) + μᵀ(b_q + S_qμ) and u_q = b_q + 2S_qμ for component k (S_qμ_k in column k of SMY). */
 function componentMeanTerms(
-  x: QuadraticBlock, SM: Float64Array, T: Float64Array, K: number, k: number, mu: Float64Array, u: Float64Array, Ep: Float64Array,
+  x: QuadraticBlock, SMY: Float64Array, width: number, T: Float64Array, K: number, k: number, mu: Float64Array, u: Float64Array,
+  Ep: Float64Array,
 ): void {
   const d = x.dim;
   for (let q = 0; q < x.count; q++) {
     let e = x.a[q]! + T[q * K + k]!;
     for (let i = 0; i < d; i++) {
       const bi = x.b[q * d + i]!;
-      const smu = SM[(q * d + i) * K + k]!;
+      const smu = SMY[(q * d + i) * width + k]!;
       e += mu[i]! * (bi + smu);
       u[q * d + i] = bi + 2 * smu;
     }
@@ -363,18 +364,22 @@ function addAffineRows(w: number, mu: Float64Array, Ep: Float64Array, g: Float64
   }
 }
 
-/** SYt[i, (q, j)] = SYall[(q, i), (k, j)]: component k's columns, regrouped so that Σ multiplies all outputs at once. */
-function gatherComponentColumns(SYall: Float64Array, s: number, d: number, K: number, J: number, k: number, SYt: Float64Array): void {
-  const KJ = K * J;
+/** SYt[i, (q, j)] = w·(S_qY_k)_ij, read from the columns K + k·J + j of SMY [(q, i), width]. */
+function gatherComponentColumns(
+  SMY: Float64Array, width: number, s: number, d: number, K: number, J: number, k: number, w: number, SYt: Float64Array,
+): void {
   for (let q = 0; q < s; q++) {
-    for (let i = 0; i < d; i++) for (let j = 0; j < J; j++) SYt[i * s * J + q * J + j] = SYall[(q * d + i) * KJ + k * J + j]!;
+    for (let i = 0; i < d; i++) {
+      const src = (q * d + i) * width + K + k * J;
+      for (let j = 0; j < J; j++) SYt[i * s * J + q * J + j] = w * SMY[src + j]!;
+    }
   }
 }
 
-/** The direction rows out[q, 1 + d + (i, j)] += π(2(ΣS_qY)_ij + E_q(Y + μνᵀ)_ij + μ_i(Yᵀu_q)_j + g_q,i ν_j). */
+/** The direction rows out[q, 1 + d + (i, j)] += π(E_q(Y + μνᵀ)_ij + μ_i(Yᵀu_q)_j + g_q,i ν_j) of one component. */
 function addDirectionRows(
   c: { w: number; mu: Float64Array; Y: Float64Array; nu: Float64Array }, Ep: Float64Array, g: Float64Array, Ytu: Float64Array,
-  CSY: Float64Array, s: number, d: number, J: number, n: number, out: Float64Array,
+  s: number, d: number, J: number, n: number, out: Float64Array,
 ): void {
   const { w, mu, Y, nu } = c;
   for (let q = 0; q < s; q++) {
@@ -382,10 +387,17 @@ function addDirectionRows(
     const o = q * n + 1 + d;
     for (let i = 0; i < d; i++) {
       for (let j = 0; j < J; j++) {
-        out[o + i * J + j]! += w * (2 * CSY[i * s * J + q * J + j]! + e * (Y[i * J + j]! + mu[i]! * nu[j]!)
-          + mu[i]! * Ytu[q * J + j]! + g[q * d + i]! * nu[j]!);
+        out[o + i * J + j]! += w * (e * (Y[i * J + j]! + mu[i]! * nu[j]!) + mu[i]! * Ytu[q * J + j]! + g[q * d + i]! * nu[j]!);
       }
     }
+  }
+}
+
+/** out[q, 1 + d + (i, j)] += 2(Σ_k π_k Σ_k S_q Y_k)_ij, from CSY [d, (q, j)]. */
+function addSandwichRows(CSY: Float64Array, s: number, d: number, J: number, n: number, out: Float64Array): void {
+  for (let q = 0; q < s; q++) {
+    const o = q * n + 1 + d;
+    for (let i = 0; i < d; i++) for (let j = 0; j < J; j++) out[o + i * J + j]! += 2 * CSY[i * s * J + q * J + j]!;
   }
 }
 
