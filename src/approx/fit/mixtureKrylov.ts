@@ -47,7 +47,10 @@
  *     per full block iteration), 2.4e-8 at 180 s, peak RSS 2.63 GiB; earlier versions of the same round 191–236 s
  *     on a machine whose GEMM rate varied by up to 1.8×. The same solve took 351 s before the operator's
  *     products were batched over the outputs and its gathers and scatters moved to native code (≈ 3.9 s per
- *     iteration: the JavaScript copies then cost as much as the products). With J = 5 instead of 9 mean
+ *     iteration: the JavaScript copies then cost as much as the products). The operator's two lanes (later) cut an
+ *     application by 8–10 % (in-process A/B, median 1448 vs 1569 ms); on a slow day (reference GEMM 58–68 instead
+ *     of ≈ 100 GF/s) the code before them took 254.5 s (103 applications) and the code with them 255.0 s and
+ *     261.5 s (110 and 106: more iterations by rounding, ≈ 6 % less per iteration). With J = 5 instead of 9 mean
  *     directions: 144 applications, 230 s; with the affine coarse space only: 3.8e-6 after 60 applications.
  *     Without the row blocks (rareComponents 0, older operator) 168 applications, 434 s; 'pooled' without row
  *     blocks 6.4e-7 after 60 and 1.3e-7 after 120 applications; without deflation ('pooled') 1.2e-4 at 180 s.
