@@ -48,7 +48,7 @@
  *     on a machine whose GEMM rate varied by up to 1.8×. The same solve took 351 s before the operator's
  *     products were batched over the outputs and its gathers and scatters moved to native code (≈ 3.9 s per
  *     iteration: the JavaScript copies then cost as much as the products). The operator's two lanes (later) cut an
- *     application by 8–10 % (in-process A/B, median 1448 vs 1569 ms); on a slow day (reference GEMM 58–68 instead
+ *     application by 5–13 % (three in-process A/Bs); on a slow day (reference GEMM 58–68 instead
  *     of ≈ 100 GF/s) the code before them took 254.5 s (103 applications) and the code with them 255.0 s and
  *     261.5 s (110 and 106: more iterations by rounding, ≈ 6 % less per iteration). With J = 5 instead of 9 mean
  *     directions: 144 applications, 230 s; with the affine coarse space only: 3.8e-6 after 60 applications.
@@ -292,12 +292,12 @@ function componentPlans(c: ComponentOperatorData, d: number, s: number): Compone
  * to a block of polynomials at once. Cost per application: about 2·Σ_k a_k²(d + a_k)·count flops, a_k the number
  * of coupled coordinates of component k (a_k = d for a generic covariance: 4d³ per output and component).
  *
- * `lanes` (default 'auto'): 2 splits the components between two lanes that run concurrently, each with one BLAS
- * thread, so that one lane's copies and JavaScript overlap the other's products (MNIST, d = 784: ≈ 13 % less time
- * per application than one lane on two BLAS threads, medians of 12 alternating runs); 'auto' uses 2 when the
- * backend computes off the main thread (native) and there are two components. The lanes share the BLAS threads
- * (half each) and run in turn when there are fewer than two. The result does not depend on the lanes beyond
- * rounding.
+ * `lanes` (default 'auto'): 2 splits the components between two lanes that run concurrently, each on half the BLAS
+ * threads, so that one lane's copies and JavaScript overlap the other's products (MNIST, d = 784, 2 threads: 5–13 %
+ * less time per application than one lane, medians of three in-process A/Bs: 1271 vs 1345, 1391 vs 1597 and
+ * 1448 vs 1569 ms); 'auto' uses 2 when the backend computes off the main thread (native) and there are two
+ * components. With fewer than two BLAS threads the lanes run in turn. The result does not depend on the lanes
+ * beyond rounding.
  */
 export function mixtureMomentOperator(
   mix: GaussianMixture, backend: LinAlgBackend = getBackend(), lanes: 1 | 2 | 'auto' = 'auto',
