@@ -35,7 +35,7 @@
  * operator applications with the mean-direction space, 97 with the affine one and 150 with none; at d = 784
  * (scaled-pooled base) the mean-direction space takes ≈ 7 s of setup, mostly the Cholesky factor of E at n = 7841
  * (it took 40 s when E was assembled by applying the coarse operator to the n unit vectors) and ≈ 0.2 s per
- * iteration (reading the factor once per solve is memory-bound), and the solve reaches 1e-8 after 104–110 operator
+ * iteration (reading the factor once per solve is memory-bound), and the solve reaches 1e-8 after 103–110 operator
  * applications (144 with only the 5 leading mean directions; 168 without the preconditioner's rare-coordinate row
  * blocks); with the affine space alone the residual is 3.8e-6 after 60 applications. With the pooled base the
  * residual at 180 s was 1.6e-6 with this space, 1.6e-5 with the affine one and 1.2e-4 with none.
