@@ -46,7 +46,7 @@ import { Matrix } from '../../linalg/matrix.js';
 import { eigh } from '../../linalg/ops.js';
 import { PackedCholesky } from '../../linalg/packedCholesky.js';
 import type { GaussianMixture } from '../inputModel.js';
-import { symmetrizeBlock, zeroQuadraticBlock, type MomentPreconditioner, type QuadraticBlock } from './quadraticBlock.js';
+import { meanTerms, symmetrizeBlock, zeroQuadraticBlock, type MomentPreconditioner, type QuadraticBlock } from './quadraticBlock.js';
 
 /** A preconditioner with an exact solve on a coarse space, to be applied at every (re)start of the iteration. */
 export interface DeflatedPreconditioner extends MomentPreconditioner {
@@ -320,7 +320,9 @@ async function restrictedOperator(space: MeanSpace, x: QuadraticBlock, backend: 
   const SYt = new Float64Array(K * d * s * J);
   for (let k = 0; k < K; k++) {
     const c = comps[k]!;
-    componentMeanTerms(x, SMY, width, T, K, k, c.mu, u, Ep);
+    // Ep_q = a_q + b_qᵀμ + μᵀS_qμ + tr(S_qΣ) and u_q = b_q + 2S_qμ (S_qμ_k in column k of SMY).
+    meanTerms(x, SMY, width, k, c.mu, u, Ep);
+    for (let q = 0; q < s; q++) Ep[q]! += T[q * K + k]!;
     await backend.dgemmAsync(false, false, s, d, d, 1, u, c.cov, 0, g);
     addAffineRows(c.w, c.mu, Ep, g, s, d, n, out);
     if (J === 0) continue;
@@ -335,24 +337,6 @@ async function restrictedOperator(space: MeanSpace, x: QuadraticBlock, backend: 
     addSandwichRows(CSY, s, d, J, n, out);
   }
   return out;
-}
-
-/** Ep_q = a_q + tr(S_qΣ) + μᵀ(b_q + S_qμ) and u_q = b_q + 2S_qμ for component k (S_qμ_k in column k of SMY). */
-function componentMeanTerms(
-  x: QuadraticBlock, SMY: Float64Array, width: number, T: Float64Array, K: number, k: number, mu: Float64Array, u: Float64Array,
-  Ep: Float64Array,
-): void {
-  const d = x.dim;
-  for (let q = 0; q < x.count; q++) {
-    let e = x.a[q]! + T[q * K + k]!;
-    for (let i = 0; i < d; i++) {
-      const bi = x.b[q * d + i]!;
-      const smu = SMY[(q * d + i) * width + k]!;
-      e += mu[i]! * (bi + smu);
-      u[q * d + i] = bi + 2 * smu;
-    }
-    Ep[q] = e;
-  }
 }
 
 /** out[q, 0] += w·Ep_q and out[q, 1 + i] += w·(μ_i Ep_q + g_q,i) (the constant and linear rows). */

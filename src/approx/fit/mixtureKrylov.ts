@@ -104,7 +104,7 @@ import { checkRareComponents, DEFAULT_RARE_COMPONENTS, pooledGaussianPreconditio
 import { affineDeflation, MEAN_DEFLATION_MAX_DIM, meanDirectionCoarseDim, meanDirectionDeflation } from './coarseDeflation.js';
 import { fitLinearGaussian, fitQuadraticGaussian, outputMean } from './gaussian.js';
 import {
-  blockGemm, columnNorms, copyBlock, quadraticBlockGram, releaseBlock, scatterColumns, selectColumns, symmetrizeBlock, zeroQuadraticBlock,
+  blockGemm, columnNorms, copyBlock, meanTerms, quadraticBlockGram, releaseBlock, scatterColumns, selectColumns, symmetrizeBlock, zeroQuadraticBlock,
   type MomentOperator, type MomentPreconditioner, type QuadraticBlock,
 } from './quadraticBlock.js';
 
@@ -384,7 +384,7 @@ async function applyMomentOperator(
     for (const k of lanes[l]!) {
       const c = comps[k]!;
       // u_q = b_q + 2 S_q μ; Cov(x, p_q) = Σ u_q (rows of `cov`, Σ symmetric); Ep = a + bᵀμ + μᵀSμ so far.
-      linearTerms(x, SU, K, k, c.mean, u, Ep);
+      meanTerms(x, SU, K, k, c.mean, u, Ep);
       await backend.dgemmAsync(false, false, s, d, d, 1, u, c.cov, 0, cov);
       // Adds tr(SΣ) to Ep (the first big product yields it for free), then 2πΣSΣ + πE_p Σ to out.S.
       await addCovarianceSandwich(c, x, Ep, outs[l]!, sc, backend);
@@ -419,7 +419,7 @@ async function applyMomentOperator(
       for (let l = 0; l < lanes.length; l++) await runLane(l);
     }
     for (let l = 1; l < lanes.length; l++) {
-      addBlockInto(outs[l]!, out, backend);
+      blockGemm(1, outs[l]!, identity(s), 1, out, backend);
       releaseBlock(outs[l]!);
     }
   }
@@ -427,24 +427,6 @@ async function applyMomentOperator(
   await backend.dgemmAsync(false, true, s * d, d, K, 2, Gt, U, 1, out.S);
   symmetrizeBlock(out, backend);
   return out;
-}
-
-const ONE = Float64Array.of(1);
-
-/** u_q = b_q + 2S_qμ and Ep_q = a_q + b_qᵀμ + μᵀS_qμ, from SU[(q, i), k] = (S_qμ_k)_i. */
-function linearTerms(x: QuadraticBlock, SU: Float64Array, K: number, k: number, mu: Float64Array, u: Float64Array, Ep: Float64Array): void {
-  const d = x.dim;
-  const b = x.b;
-  for (let q = 0; q < x.count; q++) {
-    let e = x.a[q]!;
-    for (let i = 0; i < d; i++) {
-      const bi = b[q * d + i]!;
-      const smu = SU[(q * d + i) * K + k]!;
-      u[q * d + i] = bi + 2 * smu;
-      e += mu[i]! * (bi + smu);
-    }
-    Ep[q] = e;
-  }
 }
 
 /** out.a += πE_p, out.b += π(μE_p + Cov(x,p)), and the column k of Gt (see applyMomentOperator). */
@@ -529,13 +511,6 @@ function addTracesAndShift(W: Float64Array, a: number, s: number, Ep: Float64Arr
     const quarter = 0.25 * Ep[q]!;
     for (let i = 0; i < a; i++) W[i * sa + q * a + i]! += quarter;
   }
-}
-
-/** Adds the block o into out (a, b and S). */
-function addBlockInto(o: QuadraticBlock, out: QuadraticBlock, backend: LinAlgBackend): void {
-  backend.dgemm(false, false, 1, o.S.length, 1, 1, ONE, o.S, 1, out.S);
-  for (let i = 0; i < o.b.length; i++) out.b[i]! += o.b[i]!;
-  for (let q = 0; q < o.count; q++) out.a[q]! += o.a[q]!;
 }
 
 /** Ep[q] += Σ_{t ∈ Ā} S_q[t, t]·v_t. */

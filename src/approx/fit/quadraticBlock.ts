@@ -140,6 +140,28 @@ export function symmetrizeBlock(x: QuadraticBlock, backend: LinAlgBackend = getB
   backend.dsymmetrize(x.dim, x.count, x.S);
 }
 
+/**
+ * For component k with mean μ: u_q = b_q + 2S_qμ and Ep_q = a_q + b_qᵀμ + μᵀS_qμ, reading (S_qμ)_i from
+ * SM[(q·d + i)·stride + k] (a product of the stacked S blocks with the means as columns). Shared by the moment
+ * operator and its coarse restriction.
+ */
+export function meanTerms(
+  x: QuadraticBlock, SM: Float64Array, stride: number, k: number, mu: Float64Array, u: Float64Array, Ep: Float64Array,
+): void {
+  const d = x.dim;
+  const b = x.b;
+  for (let q = 0; q < x.count; q++) {
+    let e = x.a[q]!;
+    for (let i = 0; i < d; i++) {
+      const bi = b[q * d + i]!;
+      const smu = SM[(q * d + i) * stride + k]!;
+      u[q * d + i] = bi + 2 * smu;
+      e += mu[i]! * (bi + smu);
+    }
+    Ep[q] = e;
+  }
+}
+
 /** θ ↦ Aθ for blocks of polynomials (the mixture moment operator). */
 export interface MomentOperator {
   readonly dim: number;
