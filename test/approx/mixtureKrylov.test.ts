@@ -276,6 +276,12 @@ describe('moment operator', () => {
     });
   }
 
+  test('lanes other than 1, 2 or auto are refused', () => {
+    for (const bad of [0, 3, 1.5, 'two']) {
+      assert.throws(() => mixtureMomentOperator(mix, getBackend(), bad as never), (e: unknown) => e instanceof InvalidArgumentError && /lanes must be 1, 2 or 'auto'/.test((e as Error).message));
+    }
+  });
+
   test('the output S blocks are symmetric', async () => {
     const Ax = await op.apply(randomBlock(new Rng(5), 2, d));
     for (let q = 0; q < 2; q++) {

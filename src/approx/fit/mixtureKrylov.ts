@@ -313,6 +313,7 @@ export function mixtureMomentOperator(
   comps.forEach((c, k) => {
     for (let i = 0; i < d; i++) U[i * K + k] = c.mean[i]!;
   });
+  if (lanes !== 1 && lanes !== 2 && lanes !== 'auto') throw new InvalidArgumentError(`lanes must be 1, 2 or 'auto', got ${String(lanes)}`);
   const laneCount = lanes === 'auto' ? (backend.name === 'native' ? 2 : 1) : lanes;
   const split = operatorLanes(comps, laneCount);
   const maxCoupled = Math.max(0, ...comps.map((c) => c.coupled.length));
