@@ -170,6 +170,40 @@ describe('block PCG ≡ dense normal equations (d ≤ 12, 1e-8 relative on α, �
   });
 });
 
+test('residual smoothing: the same solution with and without it, and never a larger true residual after as many iterations', async () => {
+  const rng = new Rng(21);
+  const d = 12;
+  // One output: with several, an output that converges earlier leaves the block and changes the later CG iterates.
+  const net = mlp(rng, d, 6, 1, 'relu');
+  const comps = [0, 1, 2].map((k) => randGaussian(rng, d, { isolated: k === 0 ? 2 : 0 }));
+  const mix = new GaussianMixture(randWeights(rng, 3), comps);
+  const dense = fitQuadraticMixtureDense(net, mix);
+  for (const residualSmoothing of [true, false]) {
+    const res = await fitQuadraticMixtureKrylov(net, mix, { tol: 1e-12, ridge: 0, residualSmoothing });
+    assert.ok(Math.max(...res.residuals) <= 1e-12, `residuals ${res.residuals}`);
+    assertSameFit(res.approx, dense, 1e-8, `residualSmoothing ${residualSmoothing}`);
+  }
+  // Smoothing only watches the CG recurrence, so both runs make the same CG iterates: iteration by iteration, the
+  // largest residual reported with smoothing is at most CG's, below it once smoothing has started (within 100× of
+  // tol), and the solve needs no more operator applications.
+  const traces: { seen: number[]; applications: number }[] = [];
+  for (const residualSmoothing of [true, false]) {
+    const seen: number[] = [];
+    const res = await fitQuadraticMixtureKrylov(net, mix, {
+      tol: 1e-12, ridge: 0, preconditioner: 'pooled', deflation: 'none', residualSmoothing, onIteration: (_, r) => seen.push(r),
+    });
+    traces.push({ seen, applications: res.operatorApplications });
+  }
+  const [on, off] = traces as [{ seen: number[]; applications: number }, { seen: number[]; applications: number }];
+  let gained = false;
+  for (let i = 0; i < Math.min(on.seen.length, off.seen.length) - 1; i++) {
+    assert.ok(on.seen[i]! <= off.seen[i]! * (1 + 1e-9), `iteration ${i + 1}: smoothed ${on.seen[i]} > CG ${off.seen[i]}`);
+    if (on.seen[i]! < 0.9 * off.seen[i]!) gained = true;
+  }
+  assert.ok(gained, 'smoothing never lowered a residual');
+  assert.ok(on.applications <= off.applications, `${on.applications} > ${off.applications} operator applications`);
+});
+
 test('a zero-weight component changes nothing (even a singular one)', async () => {
   const rng = new Rng(15);
   const d = 5;
@@ -573,7 +607,7 @@ describe('errors', () => {
     for (const [opts, name] of [
       [{ tol: 0 }, 'tol'], [{ tol: Number.NaN }, 'tol'], [{ maxIterations: 0 }, 'maxIterations'], [{ maxIterations: 2.5 }, 'maxIterations'],
       [{ maxSeconds: 0 }, 'maxSeconds'], [{ ridge: -1 }, 'ridge'], [{ ridge: Number.POSITIVE_INFINITY }, 'ridge'], [{ preconditioner: 'jacobi' }, 'preconditioner'],
-      [{ deflation: 'quadratic' }, 'deflation'], [{ rareComponents: -1 }, 'rareComponents'], [{ rareComponents: 1.5 }, 'rareComponents'],
+      [{ deflation: 'quadratic' }, 'deflation'], [{ rareComponents: -1 }, 'rareComponents'], [{ rareComponents: 1.5 }, 'rareComponents'], [{ residualSmoothing: 'yes' }, 'residualSmoothing'],
     ] as const) {
       await assert.rejects(fitQuadraticMixtureKrylov(net, mix, opts as never), (e: unknown) => e instanceof InvalidArgumentError && (e as Error).message.includes(name));
     }
