@@ -204,6 +204,25 @@ test('residual smoothing: the same solution with and without it, and never a lar
   assert.ok(on.applications <= off.applications, `${on.applications} > ${off.applications} operator applications`);
 });
 
+test('two solves at once in one process give the solutions of two solves in turn', async () => {
+  // (This configuration once failed with "setNumThreads: BLAS/LAPACK calls are running": the operator's lanes
+  // restored the process-wide BLAS thread count while the other solve's calls were in flight.)
+  const rng = new Rng(21);
+  const d = 12;
+  const net = mlp(rng, d, 6, 1, 'relu');
+  const mix = new GaussianMixture(randWeights(rng, 3), [0, 1, 2].map((k) => randGaussian(rng, d, { isolated: k === 0 ? 2 : 0 })));
+  const variants = [true, false].map((residualSmoothing) => ({ tol: 1e-12, ridge: 0, preconditioner: 'pooled', deflation: 'none', residualSmoothing } as const));
+  const inTurn: Awaited<ReturnType<typeof fitQuadraticMixtureKrylov>>[] = [];
+  for (const opts of variants) inTurn.push(await fitQuadraticMixtureKrylov(net, mix, opts));
+  const threads = getBackend().getThreads();
+  for (let round = 0; round < 5; round++) {
+    const together = await Promise.all(variants.map((opts) => fitQuadraticMixtureKrylov(net, mix, opts)));
+    together.forEach((res, i) => assertSameFit(res.approx, inTurn[i]!.approx, 1e-9, `round ${round}, solve ${i}`));
+  }
+  for (let i = 0; i < 200 && getBackend().getThreads() !== threads; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(getBackend().getThreads(), threads);
+});
+
 test('a zero-weight component changes nothing (even a singular one)', async () => {
   const rng = new Rng(15);
   const d = 5;
@@ -281,6 +300,23 @@ describe('moment operator', () => {
       for (let i = 0; i < 4; i++) assert.ok(Math.abs(xAy[i]! - Axy[i]!) <= 1e-12 * scale, `${xAy[i]} vs ${Axy[i]}`);
       for (const v of diag(quadraticBlockGram(x, Ax), 2)) assert.ok(v > 0);
     }), { numRuns: 25 });
+  });
+
+  test('applications at once (two solves in one process, or one operator from two tasks) give the results computed one after the other', async () => {
+    const backend = getBackend();
+    const threads = backend.getThreads();
+    const x = randomBlock(new Rng(9), 3, d);
+    const y = randomBlock(new Rng(10), 3, d);
+    const [op1, op2] = [mixtureMomentOperator(mix, backend), mixtureMomentOperator(mix, backend)];
+    const [Ax, Ay] = [await op1.apply(x), await op1.apply(y)];
+    // Two operators (two solves), and one of them applied twice at once.
+    const together = await Promise.all([op1.apply(x), op2.apply(y), op1.apply(x)]);
+    for (const [got, want] of [[together[0]!, Ax], [together[1]!, Ay], [together[2]!, Ax]] as const) {
+      for (const key of ['a', 'b', 'S'] as const) assert.ok(relErr(got[key], want[key]) < 1e-14, `${key}: ${relErr(got[key], want[key])}`);
+    }
+    // The thread count comes back (at once, or on the retry timer once nothing is in flight).
+    for (let i = 0; i < 200 && backend.getThreads() !== threads; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(backend.getThreads(), threads);
   });
 
   for (const backend of availableBackends()) {

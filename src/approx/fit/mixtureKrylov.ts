@@ -329,8 +329,23 @@ export function mixtureMomentOperator(
   const split = operatorLanes(comps, laneCount);
   const maxCoupled = Math.max(0, ...comps.map((c) => c.coupled.length));
   const maxDecoupled = Math.max(0, ...comps.map((c) => c.decoupled.length));
-  const scratch = split.map(() => new OperatorScratch(d, maxCoupled, maxDecoupled));
-  return { dim: d, apply: (x) => applyMomentOperator(comps, U, split, x, scratch, backend) };
+  const newScratch = (): OperatorScratch[] => split.map(() => new OperatorScratch(d, maxCoupled, maxDecoupled));
+  const scratch = newScratch();
+  let busy = false;
+  return {
+    dim: d,
+    async apply(x) {
+      // The work arrays are reused from one application to the next; an application that overlaps another (the
+      // same operator used from two async tasks) gets its own.
+      if (busy) return applyMomentOperator(comps, U, split, x, newScratch(), backend);
+      busy = true;
+      try {
+        return await applyMomentOperator(comps, U, split, x, scratch, backend);
+      } finally {
+        busy = false;
+      }
+    },
+  };
 }
 
 /**
@@ -424,7 +439,7 @@ async function applyMomentOperator(
         // allSettled: no lane may still be writing when the thread count is restored or an error propagates.
         settled = await Promise.allSettled(lanes.map((_, l) => runLane(l)));
       } finally {
-        backend.setThreads(threads);
+        restoreThreads(backend, threads);
       }
       for (const r of settled) if (r.status === 'rejected') throw r.reason;
     } else {
@@ -439,6 +454,29 @@ async function applyMomentOperator(
   await backend.dgemmAsync(false, true, s * d, d, K, 2, Gt, U, 1, out.S);
   symmetrizeBlock(out, backend);
   return out;
+}
+
+/**
+ * Sets the BLAS thread count back to n after the lanes. The count is process-wide and cannot change while another
+ * caller's BLAS call is running (two solves at once in one process): then the restore is retried on a timer until
+ * nothing is in flight, instead of failing this application. The other caller's calls meanwhile run on fewer
+ * threads, which only slows them; a later lane split reads the lowered count and runs its lanes in turn.
+ */
+function restoreThreads(backend: LinAlgBackend, n: number): void {
+  const attempt = (): boolean => {
+    try {
+      backend.setThreads(n);
+      return true;
+    } catch (e) {
+      if (e instanceof BackendError) return false;
+      throw e;
+    }
+  };
+  if (attempt()) return;
+  const retry = (): void => {
+    if (!attempt()) setTimeout(retry, 1).unref();
+  };
+  setTimeout(retry, 1).unref();
 }
 
 /** out.a += πE_p, out.b += π(μE_p + Cov(x,p)), and the column k of Gt (see applyMomentOperator). */
