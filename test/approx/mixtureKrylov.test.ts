@@ -375,6 +375,19 @@ describe('pooled-Gaussian preconditioner', () => {
     }
   });
 
+  test('applications at once (one preconditioner from two tasks) give the results computed one after the other', async () => {
+    const rng = new Rng(12);
+    const d = 7;
+    const mix = new GaussianMixture(randWeights(rng, 3), [0, 1, 2].map((k) => randGaussian(rng, d, { isolated: k })));
+    const prec = pooledGaussianPreconditioner(mix, { rareComponents: 0 });
+    const [x, y] = [randomBlock(rng, 3, d), randomBlock(rng, 3, d)];
+    const [Mx, My] = [await prec.apply(x), await prec.apply(y)];
+    const together = await Promise.all([prec.apply(x), prec.apply(y)]);
+    for (const [got, want] of [[together[0]!, Mx], [together[1]!, My]] as const) {
+      for (const key of ['a', 'b', 'S'] as const) assert.ok(relErr(got[key], want[key]) < 1e-14, `${key}: ${relErr(got[key], want[key])}`);
+    }
+  });
+
   test('symmetric and positive definite for a mixture (property)', async () => {
     const rng = new Rng(8);
     const d = 5;

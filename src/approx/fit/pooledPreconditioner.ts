@@ -210,31 +210,45 @@ function commonSandwich(
   const muC = Float64Array.from(common, (i) => mu[i]!);
   const covCC = new Float64Array(c * c);
   for (let i = 0; i < c; i++) for (let j = 0; j < c; j++) covCC[i * c + j] = pooledCov[common[i]! * d + common[j]!]!;
+  const planFor = (s: number): { gather: CopyPlan; scatter: CopyPlan } => {
+    let plan = plans.get(s);
+    if (plan === undefined) {
+      // Row (i, q) of X is M2_q[C_i, C]; both plans list their rows in increasing destination order (native copies
+      // may split them between threads).
+      const gatherRows = blockRowOffsets(c, s, 'tq', (i, q) => [q * d2 + common[i]! * d, (i * s + q) * c]);
+      const scatterRows = blockRowOffsets(c, s, 'qt', (i, q) => [(i * s + q) * c, q * d2 + common[i]! * d]);
+      plan = { gather: copyPlan(gatherRows, gatherRuns, false), scatter: copyPlan(scatterRows, scatterRuns, false) };
+      plans.set(s, plan);
+    }
+    return plan;
+  };
+  // Work arrays, reused from one application to the next; an application that overlaps another (the same
+  // preconditioner used from two async tasks) gets its own.
   let X = new Float64Array(0);
   let Y = new Float64Array(0);
+  let busy = false;
   return {
     async apply(R, out) {
       const s = R.m.count;
       if (c === 0 || s === 0) return;
-      let plan = plans.get(s);
-      if (plan === undefined) {
-        // Row (i, q) of X is M2_q[C_i, C]; both plans list their rows in increasing destination order (native copies
-        // may split them between threads).
-        const gatherRows = blockRowOffsets(c, s, 'tq', (i, q) => [q * d2 + common[i]! * d, (i * s + q) * c]);
-        const scatterRows = blockRowOffsets(c, s, 'qt', (i, q) => [(i * s + q) * c, q * d2 + common[i]! * d]);
-        plan = { gather: copyPlan(gatherRows, gatherRuns, false), scatter: copyPlan(scatterRows, scatterRuns, false) };
-        plans.set(s, plan);
-      }
-      if (X.length < s * c * c) {
+      const plan = planFor(s);
+      const own = !busy;
+      if (own && X.length < s * c * c) {
         X = new Float64Array(s * c * c);
         Y = new Float64Array(s * c * c);
       }
-      runCopyPlan(backend, plan.gather, R.m.S, X);
-      centerInterleaved(X, R, common, muC, covCC, scale);
-      await backend.dgemmAsync(false, false, s * c, c, c, 1, X, P, 0, Y);
-      await backend.dgemmAsync(false, false, c, s * c, c, 0.5, P, Y, 0, X);
-      if (scale !== null) scaleInterleaved(X, scale, c, s);
-      runCopyPlan(backend, plan.scatter, X, out);
+      const [Xw, Yw] = own ? [X, Y] : [new Float64Array(s * c * c), new Float64Array(s * c * c)];
+      busy = true;
+      try {
+        runCopyPlan(backend, plan.gather, R.m.S, Xw);
+        centerInterleaved(Xw, R, common, muC, covCC, scale);
+        await backend.dgemmAsync(false, false, s * c, c, c, 1, Xw, P, 0, Yw);
+        await backend.dgemmAsync(false, false, c, s * c, c, 0.5, P, Yw, 0, Xw);
+        if (scale !== null) scaleInterleaved(Xw, scale, c, s);
+        runCopyPlan(backend, plan.scatter, Xw, out);
+      } finally {
+        if (own) busy = false;
+      }
     },
   };
 }
