@@ -188,6 +188,7 @@ function centeredMoments(m: QuadraticBlock, mu: Float64Array): CenteredMoments {
 
 /** The quadratic block of the preconditioner: centred moments → coefficients S_q written into out (unsymmetrised). */
 interface QuadraticInverse {
+  /** `out` [count, d, d] must be zero on entry (the caller's fresh block is). */
   apply(R: CenteredMoments, out: Float64Array): Promise<void>;
 }
 
@@ -326,7 +327,6 @@ function splitQuadratic(
   invertBlocksInPlace(rows, rare.length, d, (t) => `the row model of rare coordinate ${rare[t]}`, backend);
   return {
     async apply(R, out) {
-      out.fill(0, 0, R.m.count * d * d);
       if (commonBlock !== null) await commonBlock.apply(R, out);
       if (rare.length > 0) addRareRows(R, mu, pooledCov, rare, rows, out, backend);
     },
