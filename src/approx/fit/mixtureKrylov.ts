@@ -109,7 +109,8 @@ import { checkRareComponents, DEFAULT_RARE_COMPONENTS, pooledGaussianPreconditio
 import { affineDeflation, MEAN_DEFLATION_MAX_DIM, meanDirectionCoarseDim, meanDirectionDeflation } from './coarseDeflation.js';
 import { fitLinearGaussian, fitQuadraticGaussian, outputMean } from './gaussian.js';
 import {
-  blockGemm, columnNorms, copyBlock, meanTerms, quadraticBlockGram, releaseBlock, scatterColumns, selectColumns, symmetrizeBlock, zeroQuadraticBlock,
+  blockGemm, columnNorms, copyBlock, meanTerms, quadraticBlockGram, releaseBlock, scatterColumns, selectColumns, symmetrizeBlock,
+  uninitialisedQuadraticBlock, zeroQuadraticBlock,
   type MomentOperator, type MomentPreconditioner, type QuadraticBlock,
 } from './quadraticBlock.js';
 
@@ -748,7 +749,8 @@ function orthonormalize(W: QuadraticBlock, backend: LinAlgBackend): QuadraticBlo
       const f = 1 / Math.sqrt(values[j]!);
       for (let i = 0; i < s; i++) T[i * keep.length + c] = inv[i]! * vectors.data[i * s + j]! * f;
     });
-    const next = zeroQuadraticBlock(keep.length, X.dim);
+    // blockGemm with beta = 0 overwrites every entry: no need to zero the recycled array first.
+    const next = uninitialisedQuadraticBlock(keep.length, X.dim);
     blockGemm(1, X, T, 0, next, backend);
     if (X !== W) releaseBlock(X);
     X = next;

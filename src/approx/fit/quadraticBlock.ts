@@ -23,6 +23,14 @@ export function zeroQuadraticBlock(count: number, dim: number): QuadraticBlock {
   return { count, dim, a: new Float64Array(count), b: new Float64Array(count * dim), S: takeZeroed(count * dim * dim) };
 }
 
+/**
+ * A block whose S entries are unspecified (a recycled array is not zeroed): for a caller that overwrites all of S.
+ * a and b are zero.
+ */
+export function uninitialisedQuadraticBlock(count: number, dim: number): QuadraticBlock {
+  return { count, dim, a: new Float64Array(count), b: new Float64Array(count * dim), S: takeUninitialised(count * dim * dim) };
+}
+
 /** A deep copy of a block. */
 export function copyBlock(x: QuadraticBlock): QuadraticBlock {
   const S = takeUninitialised(x.S.length);
@@ -99,7 +107,7 @@ function scaleBlock(x: QuadraticBlock, s: number): void {
 /** The columns `cols` of x as a new block. */
 export function selectColumns(x: QuadraticBlock, cols: readonly number[]): QuadraticBlock {
   const d = x.dim;
-  const out = zeroQuadraticBlock(cols.length, d);
+  const out = uninitialisedQuadraticBlock(cols.length, d);
   cols.forEach((c, j) => {
     out.a[j] = x.a[c]!;
     out.b.set(x.b.subarray(c * d, (c + 1) * d), j * d);
