@@ -37,11 +37,16 @@
  *   Every (re)start first applies the exact coarse correction.
  * - Convergence (measured with bench/mixture.ts, native backend, 2 cores):
  *   - d = 196 (MNIST 14×14, random 196→256→10 ReLU, Σ_k + 1e-6·I), operator applications to 1e-8 (seconds):
- *     default (scaled-pooled, row blocks, mean deflation) 65 (8.0 s); before the row blocks: 'scaled-pooled' —
+ *     default (scaled-pooled, row blocks, mean deflation) 59 with residual smoothing, 67 without (65 with an
+ *     older version); before the row blocks: 'scaled-pooled' —
  *     none 150 (28.2 s), affine 97 (17.8 s), mean 66 (16.4 s); 'pooled' — affine 324 (52.6 s), mean 249 (47.4 s)
  *     (those with the slower operator of the time).
  *   - d = 784 (quick preset's last checkpoint, Σ_k + 1e-6·I), mean-direction deflation, block solve to 1e-8:
- *     default ('scaled-pooled' with the rare-coordinate row blocks, 104 of them) 103 applications (per output
+ *     default with residual smoothing (the latest change) 90 applications (per output 70–89, the same in every
+ *     run), 218.6 s and 230.0 s on a slow day (reference GEMM 56–58 GF/s; set-up 13.0–13.6 s, operator 118–126 s,
+ *     preconditioner 64–67 s, the rest 23–24 s) against ≈ 255 s for the code before it on a day as slow; smoothing
+ *     from the first iteration instead of near the tolerance gave the same 90 (234.5 s, GEMM 49–57 GF/s).
+ *     Before the smoothing: default ('scaled-pooled' with the rare-coordinate row blocks, 104 of them) 103 applications (per output
  *     77–102; the count moves between 103 and 110 with rounding), 178.7 s and 189.5 s in two runs of the final code
  *     (set-up 10.9–11.9 s, operator 100–106 s, preconditioner 54–56 s, the rest of the iterations 15 s; ≈ 1.8 s
  *     per full block iteration), 2.4e-8 at 180 s, peak RSS 2.63 GiB; earlier versions of the same round 191–236 s
