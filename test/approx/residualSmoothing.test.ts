@@ -4,6 +4,8 @@
  * - the smoothed residual the recurrence reports is the true residual b − M y of the smoothed iterate;
  * - it is never above the previous smoothed residual nor CG's residual;
  * - a column is smoothed only once started, and finish copies back only the started columns;
+ * - a new residual (nearly) equal to the smoothed one still gives the exact line minimum (no cancellation);
+ * - the same with the native and the JavaScript backends;
  * - for CG without a preconditioner (mutually orthogonal residuals) it is the minimal residual over the affine hull
  *   of all iterates, 1/‖s_k‖² = Σ_{i ≤ k} 1/‖r_i‖² (Weiss 1990; Zhou & Walker 1994).
  */
@@ -11,6 +13,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/numerics/random.js';
 import { ResidualSmoother } from '../../src/approx/fit/residualSmoothing.js';
+import { availableBackends } from '../../src/linalg/index.js';
 import { zeroQuadraticBlock, type QuadraticBlock } from '../../src/approx/fit/quadraticBlock.js';
 
 const d = 3;
@@ -42,7 +45,7 @@ function matvec(M: Float64Array, v: Float64Array): Float64Array {
   });
 }
 
-test('on plain CG: true residual of the smoothed iterate, monotone, and the minimal-residual identity', () => {
+for (const backend of availableBackends()) test(`on plain CG (${backend.name}): true residual of the smoothed iterate, monotone, and the minimal-residual identity`, () => {
   const rng = new Rng(3);
   // An SPD matrix with eigenvalues spread over three decades, so that CG's residual norms are far from monotone.
   const G = Float64Array.from({ length: n * n }, () => rng.normal());
@@ -59,7 +62,7 @@ test('on plain CG: true residual of the smoothed iterate, monotone, and the mini
   const X = zeroQuadraticBlock(2, d);
   const R = zeroQuadraticBlock(1, d);
   setColumn(R, 0, b);
-  const smoother = ResidualSmoother.of(X);
+  const smoother = ResidualSmoother.of(X, backend);
   // Not started: the residual passes through and nothing is smoothed.
   assert.equal(smoother.update(1, X, R, 0, 123, false), 123);
   // Started at x_0 = 0, r_0 = b.
@@ -95,4 +98,28 @@ test('on plain CG: true residual of the smoothed iterate, monotone, and the mini
   smoother.finish(X);
   assert.deepEqual(Array.from(column(X, 1)), Array.from(y));
   assert.deepEqual(Array.from(column(X, 0)), Array.from(b));
+});
+
+test('a residual equal or nearly equal to the smoothed one: the exact line minimum, without cancellation', () => {
+  const rng = new Rng(5);
+  const s0 = Float64Array.from({ length: n }, () => rng.normal());
+  const x0 = Float64Array.from({ length: n }, () => rng.normal());
+  for (const gap of [0, 1e-7, 1e-3]) {
+    const X = zeroQuadraticBlock(1, d);
+    const R = zeroQuadraticBlock(1, d);
+    setColumn(X, 0, x0);
+    setColumn(R, 0, s0);
+    const smoother = ResidualSmoother.of(X);
+    smoother.update(0, X, R, 0, norm(s0), true);
+    // The next residual differs from the smoothed one by `gap` (relative) along a random direction.
+    const dir = Float64Array.from({ length: n }, () => rng.normal());
+    const r = s0.map((v, i) => v + gap * norm(s0) * dir[i]! / norm(dir));
+    setColumn(R, 0, r);
+    const got = smoother.update(0, X, R, 0, norm(r), false);
+    // The minimum over η of ‖s + η(r − s)‖, with r − s formed exactly.
+    const u = r.map((v, i) => v - s0[i]!);
+    const uu = dot(u, u);
+    const want = uu === 0 ? norm(s0) : norm(s0.map((v, i) => v - (dot(s0, u) / uu) * u[i]!));
+    assert.ok(Math.abs(got - want) <= 1e-12 * norm(s0), `gap ${gap}: ${got} vs ${want}`);
+  }
 });
