@@ -30,7 +30,8 @@ static void throw_last_napi_error(napi_env env, const char *context) {
 
 static napi_value job_result(napi_env env, const pa_job *job) {
   napi_value result = NULL;
-  if (job->op == PA_DGEMM || job->op == PA_SGEMM || job->op == PA_DCOPYRUNS || job->op == PA_DTRMM || job->op == PA_DSYMMETRIZE) {
+  if (job->op == PA_DGEMM || job->op == PA_SGEMM || job->op == PA_DCOPYRUNS || job->op == PA_DTRMM || job->op == PA_DSYMMETRIZE ||
+      job->op == PA_DSCALESHIFTROWS) {
     napi_get_undefined(env, &result);
   } else {
     napi_create_int32(env, job->info, &result);
@@ -138,6 +139,7 @@ DEFINE_OP(js_dtrmm, PA_DTRMM)
 /* Memory-bound and short: synchronous only. */
 static napi_value js_dcopy_runs(napi_env env, napi_callback_info info) { return run_sync(env, info, PA_DCOPYRUNS); }
 static napi_value js_dsymmetrize(napi_env env, napi_callback_info info) { return run_sync(env, info, PA_DSYMMETRIZE); }
+static napi_value js_dscale_shift_rows(napi_env env, napi_callback_info info) { return run_sync(env, info, PA_DSCALESHIFTROWS); }
 
 /* OpenBLAS clamps larger requests to its compile-time maximum; anything above this is a caller bug. */
 #define PA_MAX_THREADS_ARG 4096
@@ -207,6 +209,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     {"dgesv", NULL, js_dgesv, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dcopyRuns", NULL, js_dcopy_runs, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dsymmetrize", NULL, js_dsymmetrize, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"dscaleShiftRows", NULL, js_dscale_shift_rows, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dtrmm", NULL, js_dtrmm, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dtrmmAsync", NULL, js_dtrmm_async, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dgemmAsync", NULL, js_dgemm_async, NULL, NULL, NULL, napi_enumerable, NULL},

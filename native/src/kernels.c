@@ -289,6 +289,55 @@ static void run_symmetrize(pa_job *job) {
   symmetrize_blocks(&all);
 }
 
+/* x[r, ·] = (x[r, ·] + alpha[r % period]·b[r / period, ·]) ∘ scale[r / period, ·] for the rows [r0, r1). */
+typedef struct {
+  const pa_job *job;
+  size_t r0, r1;
+} shift_rows;
+
+static void *scale_shift_rows(void *arg) {
+  const shift_rows *p = arg;
+  const size_t n = (size_t)p->job->dims[1], period = (size_t)p->job->dims[2];
+  const int shift = p->job->flags[0], scaled = p->job->flags[1];
+  const double *alpha = p->job->data[0], *b = p->job->data[1], *scale = p->job->data[2];
+  double *x = p->job->data[3];
+  for (size_t r = p->r0; r < p->r1; r++) {
+    double *row = x + r * n;
+    const size_t blk = (r / period) * n;
+    if (shift) {
+      const double a = alpha[r % period];
+      const double *br = b + blk;
+      if (scaled) {
+        const double *sr = scale + blk;
+        for (size_t j = 0; j < n; j++) row[j] = (row[j] + a * br[j]) * sr[j];
+      } else {
+        for (size_t j = 0; j < n; j++) row[j] += a * br[j];
+      }
+    } else if (scaled) {
+      const double *sr = scale + blk;
+      for (size_t j = 0; j < n; j++) row[j] *= sr[j];
+    }
+  }
+  return NULL;
+}
+
+static void run_scale_shift_rows(pa_job *job) {
+  const size_t rows = (size_t)job->dims[0], n = (size_t)job->dims[1];
+  shift_rows all = {job, 0, rows};
+  if (rows >= 2 && rows * n >= PA_COPY_PARALLEL_ELEMENTS) {
+    /* Memory-bound: half of the rows on a second thread (disjoint rows of x). */
+    shift_rows second = {job, rows / 2, rows};
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, scale_shift_rows, &second) == 0) {
+      all.r1 = rows / 2;
+      scale_shift_rows(&all);
+      pthread_join(thread, NULL);
+      return;
+    }
+  }
+  scale_shift_rows(&all);
+}
+
 static void run_copy_runs(pa_job *job) {
   const size_t rows = (size_t)job->dims[0], runs = (size_t)job->dims[1];
   const int32_t *row_off = job->data[0], *run = job->data[1];
@@ -334,6 +383,7 @@ static void run_job_unlocked(pa_job *job) {
     case PA_DPOTRF: job->info = run_dpotrf(job); break;
     case PA_DPOTRI: job->info = run_dpotri(job); break;
     case PA_DSYMMETRIZE: run_symmetrize(job); job->info = 0; break;
+    case PA_DSCALESHIFTROWS: run_scale_shift_rows(job); job->info = 0; break;
     case PA_DPOTRS: job->info = run_dpotrs(job); break;
     case PA_DGESV: job->info = run_dgesv(job); break;
     case PA_DCOPYRUNS: run_copy_runs(job); job->info = 0; break;

@@ -16,7 +16,7 @@
 
 /* Bumped whenever the JS-visible interface of the addon changes; src/linalg/native.ts checks it so a
  * stale build fails loudly instead of being called with the wrong arguments. */
-#define PA_ABI_VERSION 2
+#define PA_ABI_VERSION 3
 
 /* `info` returned when LAPACK's workspace query asks for more than a 32-bit LAPACK integer can hold.
  * (LAPACKE itself uses -1010 for a failed workspace allocation and -1011 for a failed transpose buffer.) */
@@ -34,6 +34,7 @@ typedef enum {
   PA_DTRMM,
   PA_DPOTRI,
   PA_DSYMMETRIZE,
+  PA_DSCALESHIFTROWS,
   PA_OP_COUNT
 } pa_op;
 

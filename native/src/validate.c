@@ -33,6 +33,10 @@ static const pa_op_spec SPECS[PA_OP_COUNT] = {
   [PA_DPOTRF] = {"dpotrf", PA_DPOTRF, 2, {{"n", PA_ARG_DIM, IN}, {"a", PA_ARG_F64, OUT}}},
   [PA_DPOTRI] = {"dpotri", PA_DPOTRI, 2, {{"n", PA_ARG_DIM, IN}, {"a", PA_ARG_F64, OUT}}},
   [PA_DSYMMETRIZE] = {"dsymmetrize", PA_DSYMMETRIZE, 3, {{"n", PA_ARG_DIM, IN}, {"count", PA_ARG_DIM, IN}, {"a", PA_ARG_F64, OUT}}},
+  [PA_DSCALESHIFTROWS] = {"dscaleShiftRows", PA_DSCALESHIFTROWS, 9,
+                         {{"rows", PA_ARG_DIM, IN}, {"n", PA_ARG_DIM, IN}, {"period", PA_ARG_DIM, IN},
+                          {"shift", PA_ARG_BOOL, IN}, {"scaled", PA_ARG_BOOL, IN}, {"alpha", PA_ARG_F64, IN},
+                          {"b", PA_ARG_F64, IN}, {"scale", PA_ARG_F64, IN}, {"x", PA_ARG_F64, OUT}}},
   [PA_DPOTRS] = {"dpotrs", PA_DPOTRS, 4,
                  {{"n", PA_ARG_DIM, IN}, {"nrhs", PA_ARG_DIM, IN}, {"l", PA_ARG_F64, IN},
                   {"b", PA_ARG_F64, OUT}}},
@@ -141,6 +145,14 @@ static void required_lengths(const pa_job *job, uint64_t need[PA_MAX_ARRAYS]) {
     case PA_DSYMMETRIZE: /* count blocks of n×n */
       need[0] = d0 * d0 * d1;
       break;
+    case PA_DSCALESHIFTROWS: { /* rows = d0, n = d1, period = d2 (>= 1, checked in pa_parse_job); rows of block r / period */
+      const uint64_t blocks = d2 == 0 ? 0 : (d0 + d2 - 1) / d2;
+      need[0] = job->flags[0] ? d2 : 0;
+      need[1] = job->flags[0] ? blocks * d1 : 0;
+      need[2] = job->flags[1] ? blocks * d1 : 0;
+      need[3] = d0 * d1;
+      break;
+    }
     case PA_DTRMM: { /* m = d0, n = d1, lda = d2, ldb = dims[3]; A is k×k (k = m from the left, n from the right) */
       const uint64_t k = job->flags[0] ? d0 : d1, ldb = (uint64_t)job->dims[3];
       need[0] = k == 0 ? 0 : (k - 1) * d2 + k;
@@ -196,7 +208,10 @@ static int copy_runs_extents(napi_env env, pa_job *job, const char *fn, uint64_t
 
 /* Limits that keep LAPACK's and LAPACKE's 32-bit index and workspace arithmetic from overflowing. */
 static int check_lapack_limits(napi_env env, const pa_job *job, const char *fn, const uint64_t need[]) {
-  if (job->op == PA_DGEMM || job->op == PA_SGEMM || job->op == PA_DCOPYRUNS || job->op == PA_DTRMM || job->op == PA_DSYMMETRIZE) return 1;
+  if (job->op == PA_DGEMM || job->op == PA_SGEMM || job->op == PA_DCOPYRUNS || job->op == PA_DTRMM || job->op == PA_DSYMMETRIZE ||
+      job->op == PA_DSCALESHIFTROWS) {
+    return 1;
+  }
   /* LAPACKE's row-major path allocates and indexes transposed copies with lapack_int products. */
   for (size_t i = 0; i < job->n_arrays; i++) {
     if (need[i] > (uint64_t)INT_MAX) {
@@ -323,6 +338,7 @@ int pa_parse_job(napi_env env, napi_callback_info info, const pa_op_spec *spec, 
       return fail(env, PA_RANGE_ERROR, "%s: ldb = %d is less than max(1, n = %d)", fn, job->dims[3], job->dims[1]);
     }
   }
+  if (job->op == PA_DSCALESHIFTROWS && job->dims[2] < 1) return fail(env, PA_RANGE_ERROR, "%s: period must be at least 1, got %d", fn, job->dims[2]);
   uint64_t need[PA_MAX_ARRAYS] = {0};
   required_lengths(job, need);
   for (size_t i = 0; i < job->n_arrays; i++) {

@@ -100,6 +100,17 @@ export interface LinAlgBackend {
   /** Replaces each of the `count` n×n blocks of `a` (stored one after another) by (A + Aᵀ)/2, in place. */
   dsymmetrize(n: number, count: number, a: Float64Array): void;
 
+  /**
+   * Rows of the rows×n matrix x shifted and scaled in place, row r with row i = ⌊r/period⌋ of b and of scale:
+   * x[r, j] ← (x[r, j] + alpha[r mod period]·b[i, j])·scale[i, j], the shift only when `shift`, the scaling only
+   * when `scaled` (an array not used may be empty). b and scale have ⌈rows/period⌉ rows of n; x must not overlap
+   * the others (ShapeError / InvalidArgumentError otherwise; linalg/scaleShiftRows.ts).
+   */
+  dscaleShiftRows(
+    rows: number, n: number, period: number, shift: boolean, scaled: boolean,
+    alpha: Float64Array, b: Float64Array, scale: Float64Array, x: Float64Array,
+  ): void;
+
   /** Number of threads the backend's BLAS uses (1 for the JS backend). */
   getThreads(): number;
   /** Sets the BLAS thread count (ignored by the JS backend). */

@@ -24,6 +24,7 @@ import {
 } from '../errors.js';
 import type { LinAlgBackend } from './backend.js';
 import { checkCopyRuns, copyRunsJs } from './copyRuns.js';
+import { checkScaleShiftRows, scaleShiftRowsJs } from './scaleShiftRows.js';
 import { checkTrmm, trmmJs } from './trmm.js';
 import { symmetrizeInPlace } from './matrix.js';
 
@@ -629,6 +630,10 @@ export function createJsBackend(): LinAlgBackend {
       checkDim(count, 'count', 'dsymmetrize');
       checkLength(a, n * n * count, 'a', 'dsymmetrize');
       for (let b = 0; b < count; b++) symmetrizeInPlace(a, n, b * n * n);
+    },
+    dscaleShiftRows(rows, n, period, shift, scaled, alpha, b, scale, x) {
+      checkScaleShiftRows('dscaleShiftRows', rows, n, period, shift, scaled, alpha, b, scale, x);
+      scaleShiftRowsJs(rows, n, period, shift, scaled, alpha, b, scale, x);
     },
     dcopyRuns(rows, runs, accumulate, rowOffsets, runTable, rowScale, src, dst) {
       checkCopyRuns('dcopyRuns', rows, runs, rowOffsets, runTable, rowScale, src, dst);

@@ -33,10 +33,11 @@ import {
 import type { LinAlgBackend } from './backend.js';
 import { assertFinite } from './matrix.js';
 import { checkCopyRuns } from './copyRuns.js';
+import { checkScaleShiftRows } from './scaleShiftRows.js';
 import { checkTrmm } from './trmm.js';
 
 /** The addon's interface version this file was written for (PA_ABI_VERSION in native/src/polyapprox_blas.h). */
-const EXPECTED_ABI_VERSION = 2;
+const EXPECTED_ABI_VERSION = 3;
 /** Largest dimension, element count and LAPACK workspace a 32-bit BLAS/LAPACK integer can describe. */
 const INT32_MAX = 2147483647;
 /** Largest thread count accepted by `setThreads` (OpenBLAS clamps to its own compile-time maximum). */
@@ -67,6 +68,8 @@ export interface NativeAddon {
   dpotrs(n: number, nrhs: number, l: Float64Array, b: Float64Array): number;
   dpotri(n: number, l: Float64Array): number;
   dsymmetrize(n: number, count: number, a: Float64Array): void;
+  dscaleShiftRows(rows: number, n: number, period: number, shift: boolean, scaled: boolean,
+    alpha: Float64Array, b: Float64Array, scale: Float64Array, x: Float64Array): void;
   dpotriAsync(n: number, l: Float64Array): Promise<number>;
   dgesv(n: number, nrhs: number, a: Float64Array, b: Float64Array): number;
   dcopyRuns(rows: number, runs: number, accumulate: boolean, rowOffsets: Int32Array, runTable: Int32Array,
@@ -98,7 +101,7 @@ export interface NativeLinAlgBackend extends LinAlgBackend {
 }
 
 const ADDON_FUNCTIONS = [
-  'dgemm', 'sgemm', 'dsyevd', 'dgesdd', 'dpotrf', 'dpotrs', 'dpotri', 'dpotriAsync', 'dsymmetrize', 'dgesv', 'dcopyRuns', 'dtrmm', 'dtrmmAsync',
+  'dgemm', 'sgemm', 'dsyevd', 'dgesdd', 'dpotrf', 'dpotrs', 'dpotri', 'dpotriAsync', 'dsymmetrize', 'dscaleShiftRows', 'dgesv', 'dcopyRuns', 'dtrmm', 'dtrmmAsync',
   'dgemmAsync', 'sgemmAsync', 'dsyevdAsync', 'dgesddAsync', 'dpotrfAsync', 'dpotrsAsync', 'dgesvAsync',
   'setNumThreads', 'getNumThreads', 'blasInfo',
 ] as const;
@@ -417,6 +420,10 @@ export function loadNativeBackend(addonPath: string = nativeBackendPath()): Nati
     dgesv(n, nrhs, a, b) {
       solveOperands('dgesv', n, nrhs, a, b, 'a', true);
       gesvResult('dgesv', n, raw.dgesv(n, nrhs, a, b), ws);
+    },
+    dscaleShiftRows(rows, n, period, shift, scaled, alpha, b, scale, x) {
+      checkScaleShiftRows('dscaleShiftRows', rows, n, period, shift, scaled, alpha, b, scale, x);
+      raw.dscaleShiftRows(rows, n, period, shift, scaled, alpha, b, scale, x);
     },
     dcopyRuns(rows, runs, accumulate, rowOffsets, runTable, rowScale, src, dst) {
       checkCopyRuns('dcopyRuns', rows, runs, rowOffsets, runTable, rowScale, src, dst);

@@ -1,7 +1,8 @@
 /**
- * Tests of the sub-block copy kernel `dcopyRuns` (linalg/copyRuns.ts) on both backends: gathers and scatters of
- * random index subsets against plain indexing, accumulation with row factors, and the argument checks (the typed
- * errors of the TS layer (the native addon's own checks are in native.test.ts).
+ * Tests of the memory-bound kernels on both backends: `dcopyRuns` (linalg/copyRuns.ts) — gathers and scatters of
+ * random index subsets against plain indexing, accumulation with row factors; `dsymmetrize`; `dscaleShiftRows`
+ * (linalg/scaleShiftRows.ts) against a plain loop; and the argument checks (the typed errors of the TS layer; the
+ * native addon's own checks are in native.test.ts).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -141,5 +142,41 @@ for (const backend of backends) {
       assert.equal(a[n * n * count], before[n * n * count], 'past the blocks untouched');
     }
     assert.throws(() => backend.dsymmetrize(3, 2, new Float64Array(17)), ShapeError);
+  });
+}
+
+for (const backend of backends) {
+  test(`dscaleShiftRows (${backend.name}): x[r] ← (x[r] + alpha[r mod p]·b[⌊r/p⌋])∘scale[⌊r/p⌋] for every flag pair, across threads; bad arguments are typed errors`, () => {
+    const rng = new Rng(4);
+    // The last shape has rows·n ≥ 2^18 (the native kernel splits it between two threads), and rows not a multiple of p.
+    for (const [rows, n, period] of [[1, 1, 1], [7, 5, 3], [10, 13, 1], [1203, 300, 10]] as const) {
+      const blocks = Math.ceil(rows / period);
+      for (const [shift, scaled] of [[true, true], [true, false], [false, true], [false, false]] as const) {
+        const alpha = shift ? randn(period, rng) : new Float64Array(0);
+        const b = shift ? randn(blocks * n, rng) : new Float64Array(0);
+        const scale = scaled ? randn(blocks * n, rng) : new Float64Array(0);
+        const x = randn(rows * n + 1, rng);
+        const before = x.slice();
+        backend.dscaleShiftRows(rows, n, period, shift, scaled, alpha, b, scale, x);
+        for (let r = 0; r < rows; r++) {
+          const i = Math.floor(r / period);
+          for (let j = 0; j < n; j++) {
+            let want = before[r * n + j]!;
+            if (shift) want += alpha[r % period]! * b[i * n + j]!;
+            if (scaled) want *= scale[i * n + j]!;
+            assert.ok(Math.abs(x[r * n + j]! - want) <= 1e-15 * (1 + Math.abs(want)), `${rows}×${n}/${period} ${shift} ${scaled} (${r}, ${j}): ${x[r * n + j]} vs ${want}`);
+          }
+        }
+        assert.equal(x[rows * n], before[rows * n], 'past the rows untouched');
+      }
+    }
+    const f = (k: number): Float64Array => new Float64Array(k);
+    assert.throws(() => backend.dscaleShiftRows(4, 2, 0, false, true, f(0), f(0), f(8), f(8)), ShapeError, 'period 0');
+    assert.throws(() => backend.dscaleShiftRows(4, 2, 2, true, false, f(1), f(4), f(0), f(8)), ShapeError, 'alpha short');
+    assert.throws(() => backend.dscaleShiftRows(4, 2, 2, false, true, f(0), f(0), f(3), f(8)), ShapeError, 'scale short');
+    assert.throws(() => backend.dscaleShiftRows(4, 2, 2, false, false, f(0), f(0), f(0), f(7)), ShapeError, 'x short');
+    const shared = f(16);
+    assert.throws(() => backend.dscaleShiftRows(4, 2, 2, false, true, f(0), f(0), shared.subarray(4, 8), shared.subarray(0, 8)), InvalidArgumentError, 'overlap');
+    assert.throws(() => backend.dscaleShiftRows(4, 2, 2, false, true, f(0), f(0), new Float32Array(4) as never, f(8)), InvalidArgumentError, 'type');
   });
 }

@@ -579,6 +579,24 @@ if (backend !== undefined && raw !== undefined) {
       assert.deepEqual([...dst], [0, 0, 0, 0, 0, 0, 1, 2, 3, 4]);
     });
 
+    test('dscaleShiftRows: period 0, short arrays and overlap are RangeErrors, wrong array types TypeErrors', () => {
+      const e = new Float64Array(0);
+      assert.throws(() => addon.dscaleShiftRows(4, 2, 0, false, true, e, e, f(8), f(8)), RangeError);
+      assert.throws(() => addon.dscaleShiftRows(4, 2, 2, true, false, f(1), f(4), e, f(8)), RangeError);
+      assert.throws(() => addon.dscaleShiftRows(4, 2, 2, true, false, f(2), f(3), e, f(8)), RangeError);
+      assert.throws(() => addon.dscaleShiftRows(4, 2, 2, false, true, e, e, f(3), f(8)), RangeError);
+      assert.throws(() => addon.dscaleShiftRows(4, 2, 2, false, false, e, e, e, f(7)), RangeError);
+      const shared = f(16);
+      assert.throws(() => addon.dscaleShiftRows(4, 2, 2, false, true, e, e, shared.subarray(4, 8), shared.subarray(0, 8)), RangeError);
+      assert.throws(() => addon.dscaleShiftRows(4, 2, 2, false, true, e, e, new Float32Array(4) as unknown as Float64Array, f(8)), TypeError);
+      // Unused arrays are not read: the shift's arrays may be empty when only scaling, and the other way round.
+      const x = Float64Array.from([1, 2, 3, 4]);
+      addon.dscaleShiftRows(2, 2, 2, false, true, e, e, Float64Array.from([10, 100]), x);
+      assert.deepEqual([...x], [10, 200, 30, 400]);
+      addon.dscaleShiftRows(2, 2, 1, true, false, Float64Array.from([1]), Float64Array.from([1, 1, 2, 2]), e, x);
+      assert.deepEqual([...x], [11, 201, 32, 402]);
+    });
+
     test('dpotri: a short array is a RangeError', () => {
       assert.throws(() => addon.dpotri(3, new Float64Array(8)), RangeError);
     });
