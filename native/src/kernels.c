@@ -244,6 +244,19 @@ static void dst_span(const int32_t *row_off, size_t t0, size_t t1, int64_t col_l
   *hi = b + col_hi;
 }
 
+/* Runs work(second) on a new thread and work(first) on this one, then waits for both; without a thread, both here in
+ * turn. The memory-bound kernels below split their rows or blocks this way; the halves touch disjoint memory. */
+static void run_in_halves(void *(*work)(void *), void *first, void *second) {
+  pthread_t thread;
+  if (pthread_create(&thread, NULL, work, second) == 0) {
+    work(first);
+    pthread_join(thread, NULL);
+  } else {
+    work(first);
+    work(second);
+  }
+}
+
 /* (A + Aᵀ)/2 in place for the blocks [b0, b1) of n×n, in 32×32 tiles so that the transposed reads stay in cache. */
 typedef struct {
   double *a;
@@ -276,15 +289,10 @@ static void run_symmetrize(pa_job *job) {
   const size_t n = (size_t)job->dims[0], count = (size_t)job->dims[1];
   sym_blocks all = {job->data[0], n, 0, count};
   if (count >= 2 && n * n * count >= PA_COPY_PARALLEL_ELEMENTS) {
-    /* Memory-bound like the copies: half of the blocks on a second thread (disjoint memory). */
-    sym_blocks second = {job->data[0], n, count / 2, count};
-    pthread_t thread;
-    if (pthread_create(&thread, NULL, symmetrize_blocks, &second) == 0) {
-      all.b1 = count / 2;
-      symmetrize_blocks(&all);
-      pthread_join(thread, NULL);
-      return;
-    }
+    /* Memory-bound like the copies: half of the blocks on a second thread. */
+    sym_blocks first = {job->data[0], n, 0, count / 2}, second = {job->data[0], n, count / 2, count};
+    run_in_halves(symmetrize_blocks, &first, &second);
+    return;
   }
   symmetrize_blocks(&all);
 }
@@ -325,15 +333,10 @@ static void run_scale_shift_rows(pa_job *job) {
   const size_t rows = (size_t)job->dims[0], n = (size_t)job->dims[1];
   shift_rows all = {job, 0, rows};
   if (rows >= 2 && rows * n >= PA_COPY_PARALLEL_ELEMENTS) {
-    /* Memory-bound: half of the rows on a second thread (disjoint rows of x). */
-    shift_rows second = {job, rows / 2, rows};
-    pthread_t thread;
-    if (pthread_create(&thread, NULL, scale_shift_rows, &second) == 0) {
-      all.r1 = rows / 2;
-      scale_shift_rows(&all);
-      pthread_join(thread, NULL);
-      return;
-    }
+    /* Memory-bound: half of the rows (disjoint rows of x) on a second thread. */
+    shift_rows first = {job, 0, rows / 2}, second = {job, rows / 2, rows};
+    run_in_halves(scale_shift_rows, &first, &second);
+    return;
   }
   scale_shift_rows(&all);
 }
@@ -357,14 +360,9 @@ static void run_copy_runs(pa_job *job) {
     dst_span(row_off, 0, mid, col_lo, col_hi, &lo1, &hi1);
     dst_span(row_off, mid, rows, col_lo, col_hi, &lo2, &hi2);
     if (hi1 <= lo2 || hi2 <= lo1) {
-      copy_rows second = {job, mid, rows};
-      pthread_t thread;
-      if (pthread_create(&thread, NULL, copy_runs_rows, &second) == 0) {
-        all.t1 = mid;
-        copy_runs_rows(&all);
-        pthread_join(thread, NULL);
-        return;
-      }
+      copy_rows first = {job, 0, mid}, second = {job, mid, rows};
+      run_in_halves(copy_runs_rows, &first, &second);
+      return;
     }
   }
   copy_runs_rows(&all);
