@@ -208,7 +208,6 @@ function commonSandwich(
   const gatherRuns = columnRunTable(runs, true);
   const scatterRuns = columnRunTable(runs, false);
   const plans = new Map<number, { gather: CopyPlan; scatter: CopyPlan }>();
-  const muC = Float64Array.from(common, (i) => mu[i]!);
   const covCC = new Float64Array(c * c);
   for (let i = 0; i < c; i++) for (let j = 0; j < c; j++) covCC[i * c + j] = pooledCov[common[i]! * d + common[j]!]!;
   const planFor = (s: number): { gather: CopyPlan; scatter: CopyPlan } => {
@@ -244,7 +243,7 @@ function commonSandwich(
         runCopyPlan(backend, plan.gather, R.m.S, Xw);
         // Centring R_q = M2_q − m0_qΣ̄ − μ̄w_qᵀ − w_qμ̄ᵀ and the first scaling by D: the two rank-one terms of every
         // block as one product, then the Σ̄ term and D in one pass of the kernel.
-        const { left, right, negM0 } = centeringFactors(R, common, muC);
+        const { left, right, negM0 } = centeringFactors(R, common, common, mu);
         await backend.dgemmAsync(false, false, s * c, c, s + 1, -1, left, right, 1, Xw);
         backend.dscaleShiftRows(s * c, c, s, true, scale !== null, negM0, covCC, scale ?? NONE, Xw);
         await backend.dgemmAsync(false, false, s * c, c, c, 1, Xw, P, 0, Yw);
@@ -261,27 +260,35 @@ function commonSandwich(
 const NONE = new Float64Array(0);
 
 /**
- * The factors of the rank-one centring terms of the interleaved blocks (row (i, q) = M2_q[C_i, C]): with
- * left [(i, q), ·] = (μ̄_i e_q, w_q,i) [c·s, s + 1] and right = (w_1, …, w_s, μ̄) restricted to C [s + 1, c],
- * left·right [(i, q), j] = μ̄_i w_q,j + w_q,i μ̄_j; and −m0 for the Σ̄ term. (Centring and scaling in JavaScript loops
- * over the blocks took ≈ 130 ms per application inside the MNIST solve; with this product and the backend's
- * dscaleShiftRows kernel the preconditioner's application went from 498 to 381 ms, medians of an in-process A/B.)
+ * The factors of the rank-one centring terms of interleaved rows (row (i, q) = M2_q[rows_i, cols]): with
+ * left [(i, q), ·] = (μ̄_{rows_i} e_q, w_q,{rows_i}) [n·s, s + 1] and right = (w_1, …, w_s, μ̄) restricted to cols
+ * [s + 1, |cols|], left·right [(i, q), j] = μ̄_{rows_i} w_q,{cols_j} + w_q,{rows_i} μ̄_{cols_j}; and −m0 for the Σ̄
+ * term. `cols` null means every coordinate. (Centring and scaling in JavaScript loops over the blocks took ≈ 130 ms
+ * per application inside the MNIST solve; with this product and the backend's dscaleShiftRows kernel the
+ * preconditioner's application went from 498 to 381 ms, medians of an in-process A/B.)
  */
-function centeringFactors(R: CenteredMoments, common: Int32Array, muC: Float64Array): { left: Float64Array; right: Float64Array; negM0: Float64Array } {
+function centeringFactors(
+  R: CenteredMoments, rows: ArrayLike<number>, cols: Int32Array | null, mu: Float64Array,
+): { left: Float64Array; right: Float64Array; negM0: Float64Array } {
   const { m, w } = R;
   const d = m.dim;
   const s = m.count;
-  const c = common.length;
+  const n = rows.length;
+  const c = cols === null ? d : cols.length;
   const k = s + 1;
   const right = new Float64Array(k * c);
-  for (let q = 0; q < s; q++) for (let j = 0; j < c; j++) right[q * c + j] = w[q * d + common[j]!]!;
-  right.set(muC, s * c);
-  const left = new Float64Array(c * s * k);
-  for (let i = 0; i < c; i++) {
+  for (let q = 0; q < s; q++) {
+    if (cols === null) right.set(w.subarray(q * d, (q + 1) * d), q * c);
+    else for (let j = 0; j < c; j++) right[q * c + j] = w[q * d + cols[j]!]!;
+  }
+  for (let j = 0; j < c; j++) right[s * c + j] = mu[cols === null ? j : cols[j]!]!;
+  const left = new Float64Array(n * s * k);
+  for (let i = 0; i < n; i++) {
+    const ri = rows[i]!;
     for (let q = 0; q < s; q++) {
       const row = (i * s + q) * k;
-      left[row + q] = muC[i]!;
-      left[row + s] = right[q * c + i]!;
+      left[row + q] = mu[ri]!;
+      left[row + s] = w[q * d + ri]!;
     }
   }
   return { left, right, negM0: Float64Array.from(m.a, (v) => -v) };
@@ -314,43 +321,55 @@ function splitQuadratic(
   }
   const rows = rare.length === 0 ? new Float64Array(0) : rareRowCovariances(mix, mu, pooledCov, rare, backend);
   invertBlocksInPlace(rows, rare.length, d, (t) => `the row model of rare coordinate ${rare[t]}`, backend);
+  const rareBlock = rare.length === 0 ? null : rareRows(rare, rows, mu, pooledCov, backend);
   return {
     async apply(R, out) {
       if (commonBlock !== null) await commonBlock.apply(R, out);
-      if (rare.length > 0) addRareRows(R, mu, pooledCov, rare, rows, out, backend);
+      rareBlock?.(R, out);
     },
   };
 }
 
 /**
- * out_q[r, ·] += R_q[r, ·] M_r⁻¹ for every rare r (M_r⁻¹ symmetric, the rows of `inverses`), all outputs at once. A
- * synchronous helper (some loops ran ≈ 4× slower inside async functions on Node 20).
+ * out_q[r, ·] += R_q[r, ·] M_r⁻¹ for every rare r (M_r⁻¹ symmetric, the rows of `inverses`), all outputs at once:
+ * the rows M2_q[r, ·] are gathered interleaved (row (k, q)), centred by one product and the dscaleShiftRows kernel,
+ * multiplied by M_r⁻¹ per rare coordinate, and added back with an accumulating copy. (The same centring and
+ * accumulation as JavaScript loops took ≈ 28 ms per application inside the MNIST solve; reading the inverses,
+ * 8·d² bytes each, dominates either way.)
  */
-function addRareRows(
-  R: CenteredMoments, mu: Float64Array, pooledCov: Float64Array, rare: readonly number[], inverses: Float64Array, out: Float64Array,
-  backend: LinAlgBackend,
-): void {
-  const { m, w } = R;
-  const d = m.dim;
-  const s = m.count;
+function rareRows(
+  rare: readonly number[], inverses: Float64Array, mu: Float64Array, pooledCov: Float64Array, backend: LinAlgBackend,
+): (R: CenteredMoments, out: Float64Array) => void {
+  const d = mu.length;
   const d2 = d * d;
-  const Rr = new Float64Array(s * d);
-  const t = new Float64Array(s * d);
-  for (let k = 0; k < rare.length; k++) {
-    const r = rare[k]!;
-    for (let q = 0; q < s; q++) {
-      // R_q[r, ·] = M2_q[r, ·] − m0_q Σ̄[r, ·] − μ̄_r w_q − w_q,r μ̄.
-      const src = q * d2 + r * d;
-      const m0 = m.a[q]!;
-      const wr = w[q * d + r]!;
-      for (let j = 0; j < d; j++) Rr[q * d + j] = m.S[src + j]! - m0 * pooledCov[r * d + j]! - mu[r]! * w[q * d + j]! - wr * mu[j]!;
+  const n = rare.length;
+  const covRows = new Float64Array(n * d);
+  rare.forEach((r, k) => covRows.set(pooledCov.subarray(r * d, (r + 1) * d), k * d));
+  const fullRow = Int32Array.of(0, 0, d);
+  const plans = new Map<number, { gather: CopyPlan; scatter: CopyPlan }>();
+  return (R, out) => {
+    const s = R.m.count;
+    if (s === 0) return;
+    let plan = plans.get(s);
+    if (plan === undefined) {
+      plan = {
+        gather: copyPlan(blockRowOffsets(n, s, 'tq', (k, q) => [q * d2 + rare[k]! * d, (k * s + q) * d]), fullRow, false),
+        scatter: copyPlan(blockRowOffsets(n, s, 'qt', (k, q) => [(k * s + q) * d, q * d2 + rare[k]! * d]), fullRow, true),
+      };
+      plans.set(s, plan);
     }
-    backend.dgemm(false, false, s, d, d, 1, Rr, inverses.subarray(k * d2, (k + 1) * d2), 0, t);
-    for (let q = 0; q < s; q++) {
-      const row = q * d2 + r * d;
-      for (let j = 0; j < d; j++) out[row + j]! += t[q * d + j]!;
+    const G = new Float64Array(n * s * d);
+    runCopyPlan(backend, plan.gather, R.m.S, G);
+    const { left, right, negM0 } = centeringFactors(R, rare, null, mu);
+    backend.dgemm(false, false, n * s, d, s + 1, -1, left, right, 1, G);
+    backend.dscaleShiftRows(n * s, d, s, true, false, negM0, covRows, NONE, G);
+    const T = new Float64Array(n * s * d);
+    for (let k = 0; k < n; k++) {
+      backend.dgemm(false, false, s, d, d, 1, G.subarray(k * s * d, (k + 1) * s * d), inverses.subarray(k * d2, (k + 1) * d2), 0,
+        T.subarray(k * s * d, (k + 1) * s * d));
     }
-  }
+    runCopyPlan(backend, plan.scatter, T, out);
+  };
 }
 
 /**
