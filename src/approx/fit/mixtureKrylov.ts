@@ -42,10 +42,13 @@
  *     none 150 (28.2 s), affine 97 (17.8 s), mean 66 (16.4 s); 'pooled' — affine 324 (52.6 s), mean 249 (47.4 s)
  *     (those with the slower operator of the time).
  *   - d = 784 (quick preset's last checkpoint, Σ_k + 1e-6·I), mean-direction deflation, block solve to 1e-8:
- *     default with residual smoothing (the latest change) 90 applications (per output 70–89, the same in every
- *     run), 218.6 s and 230.0 s on a slow day (reference GEMM 56–58 GF/s; set-up 13.0–13.6 s, operator 118–126 s,
- *     preconditioner 64–67 s, the rest 23–24 s) against ≈ 255 s for the code before it on a day as slow; smoothing
- *     from the first iteration instead of near the tolerance gave the same 90 (234.5 s, GEMM 49–57 GF/s).
+ *     default (final code: residual smoothing, and its passes, the preconditioner's centring and scaling and the
+ *     decoupled block through BLAS and the dscaleShiftRows kernel instead of JavaScript loops) 91 applications
+ *     (per output 70–90), 166.0 s (reference GEMM 79 GF/s before the solve, 51 after; set-up 11.8 s, operator
+ *     94.0 s, preconditioner 46.6 s, the rest 13.6 s) and 184.7 s (GEMM 59/57 GF/s), peak RSS 2.62 GiB. With the
+ *     smoothing alone: 90 applications, 218.6 s and 230.0 s (GEMM 56–58 GF/s; operator 118–126 s, preconditioner
+ *     64–67 s, the rest 23–24 s), against ≈ 255 s for the code before it on a day as slow; smoothing from the first
+ *     iteration instead of near the tolerance gave the same 90 (234.5 s, GEMM 49–57 GF/s).
  *     Before the smoothing: default ('scaled-pooled' with the rare-coordinate row blocks, 104 of them) 103 applications (per output
  *     77–102; the count moves between 103 and 110 with rounding), 178.7 s and 189.5 s in two runs of the final code
  *     (set-up 10.9–11.9 s, operator 100–106 s, preconditioner 54–56 s, the rest of the iterations 15 s; ≈ 1.8 s
