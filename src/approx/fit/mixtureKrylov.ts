@@ -92,8 +92,8 @@
  *   outputs, the search block is re-orthonormalised (dropping dependent directions), and outputs leave the block
  *   once their relative residual ‖r − Aθ‖/‖r‖ ≤ tol. Near the tolerance each output's iterates go through minimal
  *   residual smoothing (residualSmoothing.ts): the solve stops on, and returns, the smoothed iterate, whose residual
- *   is 0.4–0.8 of CG's in the late iterations (MNIST, d = 784: 90 operator applications instead of 103–110, since CG
- *   minimises the A-norm of the error, not the residual norm the tolerance is stated in). On convergence the true
+ *   is 0.4–0.8 of CG's in the late iterations (MNIST, d = 784: 90–91 operator applications instead of 103–110,
+ *   since CG minimises the A-norm of the error, not the residual norm the tolerance is stated in). On convergence the true
  *   residual r − Aθ is recomputed (one more operator application) and the iteration restarts from it if rounding
  *   let the recurrence drift.
  * - Ridge: a mixture with singular component covariances makes the normal equations singular. Every component
@@ -179,7 +179,7 @@ export interface MixtureKrylovOptions {
   deflation?: MixtureDeflation;
   /**
    * Minimal residual smoothing of the CG iterates (residualSmoothing.ts): the solve stops on, and returns, the
-   * smoothed iterate, whose residual norm is never above CG's. Default true (MNIST, d = 784: 90 operator
+   * smoothed iterate, whose residual norm is never above CG's. Default true (MNIST, d = 784: 90–91 operator
    * applications to 1e-8 instead of 103–110); false returns the plain CG iterate.
    */
   residualSmoothing?: boolean;
@@ -238,12 +238,6 @@ interface ComponentOperatorData {
   coupledCov: Float64Array;
   /** diag Σ[Ā] [d − a]. */
   decoupledVar: Float64Array;
-  /**
-   * For the Ā × Ā block through dscaleShiftRows: scale [e, e] = 2π v_t v_r, and shift [e, e] = diag(1/(2v_t)) (0 where
-   * v_t = 0), so that (S_q + E_q·shift)∘scale = π(2 diag(v) S_q diag(v) + E_q diag(v)) (e = d − a).
-   */
-  decoupledScale: Float64Array;
-  decoupledShift: Float64Array;
   /** A followed by Ā. */
   rowOrder: Int32Array;
   /** Column runs of A: gathering full rows into packed ones, and scattering packed rows back. */
@@ -264,19 +258,11 @@ function componentOperatorData(g: Gaussian, weight: number): ComponentOperatorDa
   const coupledCov = new Float64Array(a * a);
   for (let i = 0; i < a; i++) for (let j = 0; j < a; j++) coupledCov[i * a + j] = cov[coupled[i]! * d + coupled[j]!]!;
   const decoupledVar = Float64Array.from(decoupled, (i) => cov[i * d + i]!);
-  const e = decoupled.length;
-  const decoupledScale = new Float64Array(e * e);
-  const decoupledShift = new Float64Array(e * e);
-  for (let t = 0; t < e; t++) {
-    const vt = decoupledVar[t]!;
-    for (let r = 0; r < e; r++) decoupledScale[t * e + r] = 2 * weight * vt * decoupledVar[r]!;
-    decoupledShift[t * e + t] = vt > 0 ? 1 / (2 * vt) : 0;
-  }
   const rowOrder = Int32Array.from([...coupled, ...decoupled]);
   const A = indexRuns(coupled);
   const Abar = indexRuns(decoupled);
   return {
-    weight, mean: g.mean, cov, coupled, decoupled, coupledCov, decoupledVar, decoupledScale, decoupledShift, rowOrder,
+    weight, mean: g.mean, cov, coupled, decoupled, coupledCov, decoupledVar, rowOrder,
     gatherCoupled: columnRunTable(A, true), scatterCoupled: columnRunTable(A, false),
     gatherDecoupled: columnRunTable(Abar, true), scatterDecoupled: columnRunTable(Abar, false), plans: new Map(),
   };
@@ -396,6 +382,9 @@ class OperatorScratch {
   product = new Float64Array(0);
   square = new Float64Array(0);
   decoupled = new Float64Array(0);
+  /** The scale and shift of the Ā × Ā block of one component (see decoupledFactors). */
+  decoupledScale = new Float64Array(0);
+  decoupledShift = new Float64Array(0);
   constructor(readonly d: number, readonly maxCoupled: number, readonly maxDecoupled: number) {}
   ensure(count: number): void {
     const need = count * this.d * this.maxCoupled;
@@ -404,6 +393,10 @@ class OperatorScratch {
       this.product = new Float64Array(need);
       this.square = new Float64Array(count * this.maxCoupled * this.maxCoupled);
       this.decoupled = new Float64Array(count * this.maxDecoupled * this.maxDecoupled);
+    }
+    if (this.decoupledScale.length < this.maxDecoupled * this.maxDecoupled) {
+      this.decoupledScale = new Float64Array(this.maxDecoupled * this.maxDecoupled);
+      this.decoupledShift = new Float64Array(this.maxDecoupled * this.maxDecoupled);
     }
   }
 }
@@ -609,8 +602,25 @@ function addDecoupledBlock(
   if (e === 0) return;
   const W = scratch.decoupled;
   runCopyPlan(backend, plans.gatherDecoupled, x.S, W);
-  backend.dscaleShiftRows(e * x.count, e, x.count, true, true, Ep, c.decoupledShift, c.decoupledScale, W);
+  decoupledFactors(c.weight, c.decoupledVar, scratch.decoupledScale, scratch.decoupledShift);
+  backend.dscaleShiftRows(e * x.count, e, x.count, true, true, Ep, scratch.decoupledShift, scratch.decoupledScale, W);
   runCopyPlan(backend, plans.scatterDecoupled, W, out.S);
+}
+
+/**
+ * scale [e, e] = 2π v_t v_r and shift [e, e] = diag(1/(2v_t)) (0 where v_t = 0), so that
+ * (S_q + E_q·shift)∘scale = π(2 diag(v) S_q diag(v) + E_q diag(v)). Formed per application (O(e²), small next to the
+ * block's O(count·e²)) rather than kept per component, where they would double the memory of diagonal components.
+ */
+function decoupledFactors(w: number, v: Float64Array, scale: Float64Array, shift: Float64Array): void {
+  const e = v.length;
+  shift.fill(0, 0, e * e);
+  for (let t = 0; t < e; t++) {
+    const vt = v[t]!;
+    const f = 2 * w * vt;
+    for (let r = 0; r < e; r++) scale[t * e + r] = f * v[r]!;
+    shift[t * e + t] = vt > 0 ? 1 / (2 * vt) : 0;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

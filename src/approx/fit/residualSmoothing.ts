@@ -49,8 +49,6 @@ export class ResidualSmoother {
    * here from y = x, s = r. Returns the smoothed residual norm ‖s_j‖.
    */
   update(j: number, X: QuadraticBlock, R: QuadraticBlock, c: number, norm: number, start: boolean): number {
-    const d = X.dim;
-    const d2 = d * d;
     const { y, s } = this;
     if (this.started[j] === 0) {
       if (!start) return norm;
@@ -131,8 +129,6 @@ function copyColumn(x: QuadraticBlock, i: number, y: QuadraticBlock, j: number):
   y.S.set(x.S.subarray(i * d2, (i + 1) * d2), j * d2);
 }
 
-// Synchronous, monomorphic element loops (they run on every column of every iteration).
-
 const ONE = Float64Array.of(1);
 
 /** Column j of a block as a one-column block sharing its memory. */
@@ -142,7 +138,9 @@ function columnView(x: QuadraticBlock, j: number): QuadraticBlock {
   return { count: 1, dim: d, a: x.a.subarray(j, j + 1), b: x.b.subarray(j * d, (j + 1) * d), S: x.S.subarray(j * d2, (j + 1) * d2) };
 }
 
-/** dots[0] += ⟨s, r − s⟩ and dots[1] += ‖r − s‖² (a synchronous, monomorphic element loop). */
+// The exact element loops of the rare cases (r close to s): synchronous and monomorphic.
+
+/** dots[0] += ⟨s, r − s⟩ and dots[1] += ‖r − s‖². */
 function differenceDots(s: Float64Array, r: Float64Array, dots: Float64Array): void {
   let su = 0;
   let uu = 0;
