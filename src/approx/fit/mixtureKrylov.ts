@@ -45,7 +45,8 @@
  *     default (final code: residual smoothing, and its passes, the preconditioner's centring and scaling and the
  *     decoupled block through BLAS and the dscaleShiftRows kernel instead of JavaScript loops) 91 applications
  *     (per output 70–90), 166.0 s (reference GEMM 79 GF/s before the solve, 51 after; set-up 11.8 s, operator
- *     94.0 s, preconditioner 46.6 s, the rest 13.6 s) and 184.7 s (GEMM 59/57 GF/s), peak RSS 2.62 GiB. With the
+ *     94.0 s, preconditioner 46.6 s, the rest 13.6 s), 174.6 s (GEMM 104/104 GF/s) and 184.7 s (GEMM 59/57 GF/s),
+ *     peak RSS 2.61–2.69 GiB (a fourth run, 218.0 s, had a type-check competing with its set-up). With the
  *     smoothing alone: 90 applications, 218.6 s and 230.0 s (GEMM 56–58 GF/s; operator 118–126 s, preconditioner
  *     64–67 s, the rest 23–24 s), against ≈ 255 s for the code before it on a day as slow; smoothing from the first
  *     iteration instead of near the tolerance gave the same 90 (234.5 s, GEMM 49–57 GF/s).
