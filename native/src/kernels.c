@@ -193,22 +193,24 @@ static int run_dgesv(pa_job *job) {
   return info;
 }
 
-/* dst[dr + dc + j] = (accumulate ? dst[dr + dc + j] : 0) + scale_t·src[sr + sc + j] for every row t = (sr, dr) and
- * run (sc, dc, len), j < len, over the rows [t0, t1): gathers and scatters of sub-blocks given as column runs. */
+/* The rows [r0, r1) of a row-wise kernel's job (the part one thread does). */
 typedef struct {
   const pa_job *job;
-  size_t t0, t1;
-} copy_rows;
+  size_t r0, r1;
+} job_rows;
+
+/* dst[dr + dc + j] = (accumulate ? dst[dr + dc + j] : 0) + scale_t·src[sr + sc + j] for every row t = (sr, dr) and
+ * run (sc, dc, len), j < len, over the rows [r0, r1): gathers and scatters of sub-blocks given as column runs. */
 
 static void *copy_runs_rows(void *arg) {
-  const copy_rows *part = arg;
+  const job_rows *part = arg;
   const pa_job *job = part->job;
   const size_t runs = (size_t)job->dims[1];
   const int accumulate = job->flags[0];
   const int32_t *row_off = job->data[0], *run = job->data[1];
   const double *scale = job->data[2], *src = job->data[3];
   double *dst = job->data[4];
-  for (size_t t = part->t0; t < part->t1; t++) {
+  for (size_t t = part->r0; t < part->r1; t++) {
     const double *s_row = src + row_off[2 * t];
     double *d_row = dst + row_off[2 * t + 1];
     const double f = scale[t];
@@ -298,13 +300,8 @@ static void run_symmetrize(pa_job *job) {
 }
 
 /* x[r, ·] = (x[r, ·] + alpha[r % period]·b[r / period, ·]) ∘ scale[r / period, ·] for the rows [r0, r1). */
-typedef struct {
-  const pa_job *job;
-  size_t r0, r1;
-} shift_rows;
-
 static void *scale_shift_rows(void *arg) {
-  const shift_rows *p = arg;
+  const job_rows *p = arg;
   const size_t n = (size_t)p->job->dims[1], period = (size_t)p->job->dims[2];
   const int shift = p->job->flags[0], scaled = p->job->flags[1];
   const double *alpha = p->job->data[0], *b = p->job->data[1], *scale = p->job->data[2];
@@ -331,10 +328,10 @@ static void *scale_shift_rows(void *arg) {
 
 static void run_scale_shift_rows(pa_job *job) {
   const size_t rows = (size_t)job->dims[0], n = (size_t)job->dims[1];
-  shift_rows all = {job, 0, rows};
+  job_rows all = {job, 0, rows};
   if (rows >= 2 && rows * n >= PA_COPY_PARALLEL_ELEMENTS) {
     /* Memory-bound: half of the rows (disjoint rows of x) on a second thread. */
-    shift_rows first = {job, 0, rows / 2}, second = {job, rows / 2, rows};
+    job_rows first = {job, 0, rows / 2}, second = {job, rows / 2, rows};
     run_in_halves(scale_shift_rows, &first, &second);
     return;
   }
@@ -344,7 +341,7 @@ static void run_scale_shift_rows(pa_job *job) {
 static void run_copy_runs(pa_job *job) {
   const size_t rows = (size_t)job->dims[0], runs = (size_t)job->dims[1];
   const int32_t *row_off = job->data[0], *run = job->data[1];
-  copy_rows all = {job, 0, rows};
+  job_rows all = {job, 0, rows};
   int64_t per_row = 0, col_lo = INT64_MAX, col_hi = 0;
   for (size_t r = 0; r < runs; r++) {
     const int64_t dc = run[3 * r + 1], len = run[3 * r + 2];
@@ -360,7 +357,7 @@ static void run_copy_runs(pa_job *job) {
     dst_span(row_off, 0, mid, col_lo, col_hi, &lo1, &hi1);
     dst_span(row_off, mid, rows, col_lo, col_hi, &lo2, &hi2);
     if (hi1 <= lo2 || hi2 <= lo1) {
-      copy_rows first = {job, 0, mid}, second = {job, mid, rows};
+      job_rows first = {job, 0, mid}, second = {job, mid, rows};
       run_in_halves(copy_runs_rows, &first, &second);
       return;
     }
