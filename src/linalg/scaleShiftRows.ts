@@ -5,6 +5,7 @@
  * (row i·period + q holds row i of polynomial q), so that one call centres and rescales all of them.
  */
 import { InvalidArgumentError, ShapeError } from '../errors.js';
+import { assertDisjoint } from './matrix.js';
 
 /**
  * Checks the arguments of dscaleShiftRows (see {@link LinAlgBackend.dscaleShiftRows}).
@@ -31,14 +32,7 @@ export function checkScaleShiftRows(
     const a = arrays[name as keyof typeof arrays];
     if (a.length < k) throw new ShapeError(`${fn}: ${name} has ${a.length} entries but needs at least ${k}`);
   }
-  for (const name of ['alpha', 'b', 'scale'] as const) {
-    const a = arrays[name];
-    if (need[name] > 0 && need.x > 0 && a.buffer === x.buffer) {
-      const [a0, a1] = [a.byteOffset, a.byteOffset + 8 * need[name]];
-      const [x0, x1] = [x.byteOffset, x.byteOffset + 8 * need.x];
-      if (a0 < x1 && x0 < a1) throw new InvalidArgumentError(`${fn}: x overlaps ${name} in memory; x is written by the call`);
-    }
-  }
+  for (const name of ['alpha', 'b', 'scale'] as const) assertDisjoint(fn, name, arrays[name], need[name], 'x', x, need.x);
 }
 
 /** The JavaScript implementation (arguments already checked). */

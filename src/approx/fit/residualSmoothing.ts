@@ -23,7 +23,7 @@
 import type { LinAlgBackend } from '../../linalg/backend.js';
 import { getBackend } from '../../linalg/index.js';
 import type { QuadraticBlock } from './quadraticBlock.js';
-import { copyBlock, releaseBlock, zeroQuadraticBlock } from './quadraticBlock.js';
+import { copyBlock, quadraticBlockGram, releaseBlock, zeroQuadraticBlock } from './quadraticBlock.js';
 
 /**
  * Smoothed iterates y and residuals s of the columns of a block solve. A column is smoothed from the first update
@@ -93,13 +93,9 @@ export class ResidualSmoother {
     return Math.sqrt(norm2);
   }
 
-  /** ⟨u, v⟩ over a, b and S (S through BLAS: a 1×1 product over d² entries). */
+  /** ⟨u, v⟩ of two one-column blocks (S through BLAS). */
   private dot(u: QuadraticBlock, v: QuadraticBlock): number {
-    const out = new Float64Array(1);
-    this.backend.dgemm(false, true, 1, 1, u.S.length, 1, u.S, v.S, 0, out);
-    let acc = out[0]! + u.a[0]! * v.a[0]!;
-    for (let i = 0; i < u.b.length; i++) acc += u.b[i]! * v.b[i]!;
-    return acc;
+    return quadraticBlockGram(u, v, this.backend)[0]!;
   }
 
   /** u ← u + η(v − u) = (1 − η)u + ηv (S through BLAS: a rank-1 product with β = 1 − η). */
