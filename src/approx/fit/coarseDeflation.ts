@@ -45,6 +45,7 @@ import type { LinAlgBackend } from '../../linalg/backend.js';
 import { Matrix } from '../../linalg/matrix.js';
 import { eigh } from '../../linalg/ops.js';
 import { PackedCholesky } from '../../linalg/packedCholesky.js';
+import { blockRowOffsets, copyPlan, runCopyPlan, type CopyPlan } from '../../linalg/copyRuns.js';
 import type { GaussianMixture } from '../inputModel.js';
 import { meanTerms, symmetrizeBlock, zeroQuadraticBlock, type MomentPreconditioner, type QuadraticBlock } from './quadraticBlock.js';
 
@@ -77,8 +78,19 @@ interface MeanSpace {
   comps: MeanComponent[];
   /** [K, d²]: the component covariances, one per row (read transposed, [d, K·d], they are Σ_k side by side). */
   covs: Float64Array;
-  /** [d, K + K·J]: the component means as columns, then the blocks Y_k = Σ_k D side by side. */
+  /**
+   * [d, K + K·J]: the component means as columns, then the blocks π_kY_k = π_kΣ_kD side by side (weighted, so that
+   * the regrouping of S_qπ_kY_k for the sandwich product is a plain copy).
+   */
   meansY: Float64Array;
+  /** [d, K]: the component means as columns. */
+  means: Float64Array;
+  /** [K, d·J]: F_k = Y_k + μ_kν_kᵀ, one per row (the part of E_k[x xᵀ p]D proportional to E_k p). */
+  F: Float64Array;
+  /** [K, J]: π_kν_k, one per row. */
+  weightedNu: Float64Array;
+  /** Copy plans per block size s: SMY [(q, i), K + (k, j)] → SYt [(k, i), (q, j)] (see restrictedOperator). */
+  regroupPlans: Map<number, CopyPlan>;
 }
 
 /**
@@ -222,14 +234,22 @@ function meanSpace(mix: GaussianMixture, backend: LinAlgBackend, meanDirections:
   const covs = new Float64Array(Kc * d * d);
   const width = Kc + Kc * J;
   const meansY = new Float64Array(d * width);
+  const means = new Float64Array(d * Kc);
+  const F = new Float64Array(Kc * d * J);
+  const weightedNu = new Float64Array(Kc * J);
   comps.forEach((c, k) => {
     covs.set(c.cov, k * d * d);
+    for (let j = 0; j < J; j++) weightedNu[k * J + j] = c.w * c.nu[j]!;
     for (let i = 0; i < d; i++) {
       meansY[i * width + k] = c.mu[i]!;
-      for (let j = 0; j < J; j++) meansY[i * width + Kc + k * J + j] = c.Y[i * J + j]!;
+      means[i * Kc + k] = c.mu[i]!;
+      for (let j = 0; j < J; j++) {
+        meansY[i * width + Kc + k * J + j] = c.w * c.Y[i * J + j]!;
+        F[k * d * J + i * J + j] = c.Y[i * J + j]! + c.mu[i]! * c.nu[j]!;
+      }
     }
   });
-  return { d, J, n: 1 + d + d * J, D, comps, covs, meansY };
+  return { d, J, n: 1 + d + d * J, D, comps, covs, meansY, means, F, weightedNu, regroupPlans: new Map() };
 }
 
 /** E += τ·Σ κκᵀ over an orthonormal basis κ of ker Φ (C = D A, A antisymmetric), τ the mean diagonal of E. */
@@ -297,17 +317,19 @@ function lift(space: MeanSpace, c: Float64Array, s: number, into: QuadraticBlock
 
 /**
  * ΦᵀAθ per output [count, n] for a fine block θ: (E p, E[x p], E[x xᵀ p] D) summed over the components (module
- * documentation), without the d×d×d products of the full operator. The element loops live in synchronous helpers:
- * a loop of this kind ran ≈ 4× slower inside an async function than in a helper (Node 20; not true of every loop).
+ * documentation), without the d×d×d products of the full operator. Everything of size count·d·J or more is a
+ * matrix product or a native copy: the direction rows as JavaScript loops (per component) and a JavaScript
+ * regrouping took ≈ 45 ms of the ≈ 175 ms of an application at MNIST size. The remaining element loops live in
+ * synchronous helpers: a loop of this kind ran ≈ 4× slower inside an async function (Node 20; not true of every loop).
  */
 async function restrictedOperator(space: MeanSpace, x: QuadraticBlock, backend: LinAlgBackend): Promise<Float64Array> {
-  const { d, J, n, comps, covs, meansY } = space;
+  const { d, J, n, comps, covs, meansY, means, F, weightedNu } = space;
   const s = x.count;
   const K = comps.length;
   const width = K + K * J;
   const out = new Float64Array(s * n);
-  // One pass over the S blocks for all components: SMY[(q, i), ·] = ((S_q μ_k)_i for every k, (S_q Y_k)_i· for every
-  // k), and T[q, k] = tr(S_qΣ_k) = ⟨S_q, Σ_k⟩_F.
+  // One pass over the S blocks for all components: SMY[(q, i), ·] = ((S_q μ_k)_i for every k, π_k(S_q Y_k)_i· for
+  // every k), and T[q, k] = tr(S_qΣ_k) = ⟨S_q, Σ_k⟩_F.
   const SMY = new Float64Array(s * d * width);
   await backend.dgemmAsync(false, false, s * d, width, d, 1, x.S, meansY, 0, SMY);
   const T = new Float64Array(s * K);
@@ -316,8 +338,11 @@ async function restrictedOperator(space: MeanSpace, x: QuadraticBlock, backend: 
   const u = new Float64Array(s * d);
   const g = new Float64Array(s * d);
   const Ytu = new Float64Array(s * J);
-  // π_k S_qY_k regrouped [(k, i), (q, j)], so that Σ_k π_k Σ_k S_q Y_k for every q is one product with [Σ_1, …, Σ_K].
-  const SYt = new Float64Array(K * d * s * J);
+  // Per component, for the direction rows below: π_kE_q [s, K], g_qk as column k of G [(q, i), K] and π_k Yᵀu_qk
+  // as row k of block q of WYtu [s, K, J].
+  const WE = new Float64Array(s * K);
+  const G = new Float64Array(J === 0 ? 0 : s * d * K);
+  const WYtu = new Float64Array(s * K * J);
   for (let k = 0; k < K; k++) {
     const c = comps[k]!;
     // Ep_q = a_q + b_qᵀμ + μᵀS_qμ + tr(S_qΣ) and u_q = b_q + 2S_qμ (S_qμ_k in column k of SMY).
@@ -326,15 +351,23 @@ async function restrictedOperator(space: MeanSpace, x: QuadraticBlock, backend: 
     await backend.dgemmAsync(false, false, s, d, d, 1, u, c.cov, 0, g);
     addAffineRows(c.w, c.mu, Ep, g, s, d, n, out);
     if (J === 0) continue;
-    // E[x xᵀ p] D for this component, except 2ΣS_qY (added for all components at once below).
     backend.dgemm(false, false, s, J, d, 1, u, c.Y, 0, Ytu);
-    addDirectionRows(c, Ep, g, Ytu, s, d, J, n, out);
-    gatherComponentColumns(SMY, width, s, d, K, J, k, c.w, SYt.subarray(k * d * s * J, (k + 1) * d * s * J));
+    keepDirectionFactors(c.w, k, K, J, d, Ep, g, Ytu, WE, G, WYtu);
   }
   if (J > 0) {
+    // DIR [(q, i), j] = Σ_k π_k(E_qk(Y_k + μ_kν_kᵀ)_ij + μ_k,i(Y_kᵀu_qk)_j + g_qk,i ν_k,j): three products over k.
+    const DIR = new Float64Array(s * d * J);
+    backend.dgemm(false, false, s * d, J, K, 1, G, weightedNu, 0, DIR);
+    backend.dgemm(false, false, s, d * J, K, 1, WE, F, 1, DIR);
+    for (let q = 0; q < s; q++) {
+      backend.dgemm(false, false, d, J, K, 1, means, WYtu.subarray(q * K * J, (q + 1) * K * J), 1, DIR.subarray(q * d * J, (q + 1) * d * J));
+    }
+    // Σ_k π_k Σ_k S_q Y_k for every q as one product [Σ_1, …, Σ_K]·SYt, SYt [(k, i), (q, j)] = π_k(S_qY_k)_ij.
+    const SYt = new Float64Array(K * d * s * J);
+    runCopyPlan(backend, regroupPlan(space, s), SMY, SYt);
     const CSY = new Float64Array(d * s * J);
     await backend.dgemmAsync(true, false, d, s * J, K * d, 1, covs, SYt, 0, CSY);
-    addSandwichRows(CSY, s, d, J, n, out);
+    addDirectionRows(DIR, CSY, s, d, J, n, out);
   }
   return out;
 }
@@ -348,40 +381,47 @@ function addAffineRows(w: number, mu: Float64Array, Ep: Float64Array, g: Float64
   }
 }
 
-/** SYt[i, (q, j)] = w·(S_qY_k)_ij, read from the columns K + k·J + j of SMY [(q, i), width]. */
-function gatherComponentColumns(
-  SMY: Float64Array, width: number, s: number, d: number, K: number, J: number, k: number, w: number, SYt: Float64Array,
+/** WE[q, k] = wE_q, G[(q, i), k] = g_q,i and WYtu[q, k, ·] = w·Ytu[q, ·] for component k (see restrictedOperator). */
+function keepDirectionFactors(
+  w: number, k: number, K: number, J: number, d: number, Ep: Float64Array, g: Float64Array, Ytu: Float64Array,
+  WE: Float64Array, G: Float64Array, WYtu: Float64Array,
 ): void {
+  const s = Ep.length;
   for (let q = 0; q < s; q++) {
-    for (let i = 0; i < d; i++) {
-      const src = (q * d + i) * width + K + k * J;
-      for (let j = 0; j < J; j++) SYt[i * s * J + q * J + j] = w * SMY[src + j]!;
-    }
+    WE[q * K + k] = w * Ep[q]!;
+    for (let i = 0; i < d; i++) G[(q * d + i) * K + k] = g[q * d + i]!;
+    for (let j = 0; j < J; j++) WYtu[(q * K + k) * J + j] = w * Ytu[q * J + j]!;
   }
 }
 
-/** The direction rows out[q, 1 + d + (i, j)] += π(E_q(Y + μνᵀ)_ij + μ_i(Yᵀu_q)_j + g_q,i ν_j) of one component. */
-function addDirectionRows(
-  c: { w: number; mu: Float64Array; Y: Float64Array; nu: Float64Array }, Ep: Float64Array, g: Float64Array, Ytu: Float64Array,
-  s: number, d: number, J: number, n: number, out: Float64Array,
-): void {
-  const { w, mu, Y, nu } = c;
-  for (let q = 0; q < s; q++) {
-    const e = Ep[q]!;
-    const o = q * n + 1 + d;
-    for (let i = 0; i < d; i++) {
-      for (let j = 0; j < J; j++) {
-        out[o + i * J + j]! += w * (e * (Y[i * J + j]! + mu[i]! * nu[j]!) + mu[i]! * Ytu[q * J + j]! + g[q * d + i]! * nu[j]!);
-      }
-    }
+/**
+ * The copy plan SMY [(q, i), K + (k, j)] → SYt [(k, i), (q, j)] for blocks of s outputs: row (q, i) of SMY has one
+ * run of J columns per component k, which lands at row (k, i), columns (q, ·) of SYt.
+ */
+function regroupPlan(space: MeanSpace, s: number): CopyPlan {
+  const cached = space.regroupPlans.get(s);
+  if (cached !== undefined) return cached;
+  const { d, J } = space;
+  const K = space.comps.length;
+  const width = K + K * J;
+  const runs = new Int32Array(3 * K);
+  for (let k = 0; k < K; k++) {
+    runs[3 * k] = K + k * J;
+    runs[3 * k + 1] = k * d * s * J;
+    runs[3 * k + 2] = J;
   }
+  const plan = copyPlan(blockRowOffsets(d, s, 'tq', (i, q) => [(q * d + i) * width, i * s * J + q * J]), runs, false);
+  space.regroupPlans.set(s, plan);
+  return plan;
 }
 
-/** out[q, 1 + d + (i, j)] += 2(Σ_k π_k Σ_k S_q Y_k)_ij, from CSY [d, (q, j)]. */
-function addSandwichRows(CSY: Float64Array, s: number, d: number, J: number, n: number, out: Float64Array): void {
+/** out[q, 1 + d + (i, j)] += DIR[(q, i), j] + 2·CSY[i, (q, j)]. */
+function addDirectionRows(DIR: Float64Array, CSY: Float64Array, s: number, d: number, J: number, n: number, out: Float64Array): void {
   for (let q = 0; q < s; q++) {
     const o = q * n + 1 + d;
-    for (let i = 0; i < d; i++) for (let j = 0; j < J; j++) out[o + i * J + j]! += 2 * CSY[i * s * J + q * J + j]!;
+    for (let i = 0; i < d; i++) {
+      for (let j = 0; j < J; j++) out[o + i * J + j]! += DIR[(q * d + i) * J + j]! + 2 * CSY[i * s * J + q * J + j]!;
+    }
   }
 }
 
