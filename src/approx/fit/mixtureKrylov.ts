@@ -102,9 +102,10 @@
  *   quadratic under that regularised mixture (the right-hand side uses it too). The data helpers
  *   (`classConditionalMixture`) already add the MNIST study's 1e-6·I, in which case the automatic rule adds nothing.
  */
-import { BackendError, ConvergenceError, InvalidArgumentError, NotPositiveDefiniteError, ShapeError } from '../../errors.js';
+import { ConvergenceError, InvalidArgumentError, NotPositiveDefiniteError, ShapeError } from '../../errors.js';
 import type { LinAlgBackend } from '../../linalg/backend.js';
 import { getBackend } from '../../linalg/index.js';
+import { runInLanes } from '../../linalg/lanes.js';
 import { Matrix, symmetrizeInPlace } from '../../linalg/matrix.js';
 import { cholesky, eigh, solveSPD } from '../../linalg/ops.js';
 import { Gaussian, GaussianMixture } from '../inputModel.js';
@@ -118,7 +119,7 @@ import { checkRareComponents, DEFAULT_RARE_COMPONENTS, pooledGaussianPreconditio
 import { affineDeflation, MEAN_DEFLATION_MAX_DIM, meanDirectionCoarseDim, meanDirectionDeflation } from './coarseDeflation.js';
 import { fitLinearGaussian, fitQuadraticGaussian, outputMean } from './gaussian.js';
 import {
-  blockGemm, columnNorms, copyBlock, meanTerms, quadraticBlockGram, releaseBlock, scatterColumns, selectColumns, symmetrizeBlock,
+  blockGemm, columnNorms, copyBlock, meanTerms, quadraticBlockGram, quadraticBlockGrams, releaseBlock, scatterColumns, selectColumns, symmetrizeBlock,
   uninitialisedQuadraticBlock, zeroQuadraticBlock,
   type MomentOperator, type MomentPreconditioner, type QuadraticBlock,
 } from './quadraticBlock.js';
@@ -442,31 +443,9 @@ async function applyMomentOperator(
   };
   if (lanes.length === 1) await runLane(0);
   else {
-    // Two lanes, each on half the BLAS threads: one lane's copies and JavaScript run while the other's products do.
-    // With fewer than two threads, or if the count cannot be lowered (another BLAS call of the process is running),
-    // the lanes run in turn.
-    const threads = backend.getThreads();
-    let lowered = false;
-    if (threads >= 2) {
-      try {
-        backend.setThreads(Math.floor(threads / 2));
-        lowered = true;
-      } catch (e) {
-        if (!(e instanceof BackendError)) throw e;
-      }
-    }
-    if (lowered) {
-      let settled: PromiseSettledResult<void>[];
-      try {
-        // allSettled: no lane may still be writing when the thread count is restored or an error propagates.
-        settled = await Promise.allSettled(lanes.map((_, l) => runLane(l)));
-      } finally {
-        restoreThreads(backend, threads);
-      }
-      for (const r of settled) if (r.status === 'rejected') throw r.reason;
-    } else {
-      for (let l = 0; l < lanes.length; l++) await runLane(l);
-    }
+    // Two lanes, each on half the BLAS threads: one lane's copies and JavaScript run while the other's products do
+    // (in turn when there are fewer than two threads or the count cannot be lowered; linalg/lanes.ts).
+    await runInLanes(backend, lanes.map((_, l) => () => runLane(l)));
     for (let l = 1; l < lanes.length; l++) {
       blockGemm(1, outs[l]!, identity(s), 1, out, backend);
       releaseBlock(outs[l]!);
@@ -476,29 +455,6 @@ async function applyMomentOperator(
   await backend.dgemmAsync(false, true, s * d, d, K, 2, Gt, U, 1, out.S);
   symmetrizeBlock(out, backend);
   return out;
-}
-
-/**
- * Sets the BLAS thread count back to n after the lanes. The count is process-wide and cannot change while another
- * caller's BLAS call is running (two solves at once in one process): then the restore is retried on a timer until
- * nothing is in flight, instead of failing this application. The other caller's calls meanwhile run on fewer
- * threads, which only slows them; a later lane split reads the lowered count and runs its lanes in turn.
- */
-function restoreThreads(backend: LinAlgBackend, n: number): void {
-  const attempt = (): boolean => {
-    try {
-      backend.setThreads(n);
-      return true;
-    } catch (e) {
-      if (e instanceof BackendError) return false;
-      throw e;
-    }
-  };
-  if (attempt()) return;
-  const retry = (): void => {
-    if (!attempt()) setTimeout(retry, 1).unref();
-  };
-  setTimeout(retry, 1).unref();
 }
 
 /** out.a += πE_p, out.b += π(μE_p + Cov(x,p)), and the column k of Gt (see applyMomentOperator). */
@@ -851,8 +807,9 @@ async function blockPcg(
       applications++;
       blockIterations++;
       const n = P.count;
-      const PQ = quadraticBlockGram(P, Q, backend);
-      const alpha = solveSmallSPD(PQ, n, quadraticBlockGram(P, Ract, backend), active.length);
+      // PᵀAP and PᵀR at once (quadraticBlockGrams: two single-thread products beat two in turn).
+      const [PQ, PR] = await quadraticBlockGrams([[P, Q], [P, Ract]], backend) as [Float64Array, Float64Array];
+      const alpha = solveSmallSPD(PQ, n, PR, active.length);
       // Update X in place when every column is active (the common case); R is rebuilt from B − AX after the loop.
       const all = active.length === s;
       const Xact = all ? X : selectColumns(X, active);
