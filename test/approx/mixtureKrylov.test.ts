@@ -25,7 +25,8 @@ import {
 } from '../../src/approx/fit/mixtureKrylov.js';
 import { rareRowCovariances } from '../../src/approx/fit/pooledPreconditioner.js';
 import type { PolynomialApproximant } from '../../src/approx/result.js';
-import { ConvergenceError, InvalidArgumentError, NotPositiveDefiniteError, ShapeError } from '../../src/errors.js';
+import { ConvergenceError, InvalidArgumentError, NonFiniteError, NotPositiveDefiniteError, ShapeError } from '../../src/errors.js';
+import type { LinAlgBackend } from '../../src/linalg/backend.js';
 import { loadGolden, relErr } from './golden.js';
 import { affineDeflation, meanDirectionCoarseForTests, meanDirectionDeflation } from '../../src/approx/fit/coarseDeflation.js';
 import { availableBackends, getBackend } from '../../src/linalg/index.js';
@@ -168,6 +169,25 @@ describe('block PCG ≡ dense normal equations (d ≤ 12, 1e-8 relative on α, �
     assert.ok(res.seconds >= 0);
     assert.equal(res.approx.gamma?.kind, 'dense');
   });
+});
+
+test('a NaN from the backend stops the solve with a NonFiniteError instead of passing for convergence', async () => {
+  const rng = new Rng(7);
+  const net = mlp(rng, 6, 8, 2, 'gelu');
+  const mix = new GaussianMixture(randWeights(rng, 3), [0, 1, 2].map(() => randGaussian(rng, 6, { isolated: 1 })));
+  // A backend whose in-place row kernel (used by the operator's decoupled products and the preconditioner's
+  // centring) leaves a NaN behind after its second call: NaN compares as "not above the tolerance", which once
+  // let such a solve report convergence.
+  const base = getBackend();
+  let calls = 0;
+  const poisoned: LinAlgBackend = Object.assign(Object.create(base) as LinAlgBackend, {
+    dscaleShiftRows(...args: Parameters<LinAlgBackend['dscaleShiftRows']>) {
+      base.dscaleShiftRows(...args);
+      if (++calls === 2) args[8][0] = Number.NaN;
+    },
+  });
+  await assert.rejects(fitQuadraticMixtureKrylov(net, mix, { backend: poisoned }), (e: unknown) => e instanceof NonFiniteError && /non-finite/.test(e.message));
+  assert.ok(calls >= 2);
 });
 
 test('residual smoothing: the same solution with and without it, and never a larger true residual after as many iterations', async () => {

@@ -102,7 +102,7 @@
  *   quadratic under that regularised mixture (the right-hand side uses it too). The data helpers
  *   (`classConditionalMixture`) already add the MNIST study's 1e-6·I, in which case the automatic rule adds nothing.
  */
-import { ConvergenceError, InvalidArgumentError, NotPositiveDefiniteError, ShapeError } from '../../errors.js';
+import { ConvergenceError, NonFiniteError, InvalidArgumentError, NotPositiveDefiniteError, ShapeError } from '../../errors.js';
 import type { LinAlgBackend } from '../../linalg/backend.js';
 import { getBackend } from '../../linalg/index.js';
 import { runInLanes } from '../../linalg/lanes.js';
@@ -704,6 +704,7 @@ function orthonormalize(W: QuadraticBlock, backend: LinAlgBackend): QuadraticBlo
     const s = X.count;
     if (s === 0) return X;
     const G = quadraticBlockGram(X, X, backend);
+    if (!G.every(Number.isFinite)) throw new NonFiniteError('the block conjugate-gradient solve met a non-finite search direction (the preconditioner returned NaN or ±∞)');
     const norms = Float64Array.from({ length: s }, (_, i) => Math.sqrt(Math.max(0, G[i * s + i]!)));
     const nmax = Math.max(...norms);
     if (!(nmax > 0)) return zeroQuadraticBlock(0, X.dim);
@@ -729,6 +730,18 @@ function orthonormalize(W: QuadraticBlock, backend: LinAlgBackend): QuadraticBlo
   return X;
 }
 
+/**
+ * The column norms of a block, which must be finite: a NaN residual would otherwise compare as "not above the
+ * tolerance" and pass for convergence.
+ */
+function finiteNorms(x: QuadraticBlock, what: string, backend: LinAlgBackend): Float64Array {
+  const norms = columnNorms(x, backend);
+  if (!norms.every(Number.isFinite)) {
+    throw new NonFiniteError(`the block conjugate-gradient solve met a non-finite norm of ${what} (the operator, preconditioner or data contain NaN or ±∞)`);
+  }
+  return norms;
+}
+
 /** Solves the small SPD system H Y = B (H [n, n], B [n, m], row-major). */
 function solveSmallSPD(H: Float64Array, n: number, B: Float64Array, m: number): Float64Array {
   const Hm = new Matrix(n, n, H.slice());
@@ -748,7 +761,7 @@ async function blockPcg(
 ): Promise<BlockPcgResult> {
   const start = opts.startedAt ?? performance.now();
   const s = B.count;
-  const bnorm = columnNorms(B, backend);
+  const bnorm = finiteNorms(B, 'the right-hand side', backend);
   const X = zeroQuadraticBlock(s, B.dim);
   let R = copyBlock(B);
   const iterations: number[] = Array.from(bnorm, (n) => (n === 0 ? 0 : -1));
@@ -787,7 +800,7 @@ async function blockPcg(
       if (!all) scatterColumns(Xact, X, active);
       releaseBlock(Ract);
       Ract = await residualOf(active, Xact);
-      const norms = columnNorms(Ract, backend);
+      const norms = finiteNorms(Ract, `the residual after ${applications} operator applications`, backend);
       active.forEach((j, c) => {
         relres[j] = norms[c]! / bnorm[j]!;
       });
@@ -816,7 +829,7 @@ async function blockPcg(
       blockGemm(1, P, alpha, 1, Xact, backend);
       blockGemm(-1, Q, alpha, 1, Ract, backend);
       if (!all) scatterColumns(Xact, X, active);
-      const norms = columnNorms(Ract, backend);
+      const norms = finiteNorms(Ract, `the residual after ${applications} operator applications`, backend);
       active.forEach((j, c) => {
         // The smoothed residual counts once smoothing has started (it is never larger than CG's).
         const start = norms[c]! <= SMOOTHING_STARTS_AT * opts.tol * bnorm[j]!;
@@ -844,7 +857,7 @@ async function blockPcg(
     if (stopped && opts.throwOnNonConvergence) throw budgetError();
     // True residual of every column.
     R = await residualOf(Array.from({ length: s }, (_, j) => j), X);
-    const norms = columnNorms(R, backend);
+    const norms = finiteNorms(R, `the recomputed residual after ${applications} operator applications`, backend);
     let worst = 0;
     for (let j = 0; j < s; j++) {
       relres[j] = bnorm[j] === 0 ? 0 : norms[j]! / bnorm[j]!;
