@@ -73,6 +73,36 @@ function assertSameFit(a: PolynomialApproximant, b: PolynomialApproximant, tol: 
   }
 }
 /** A block of `count` random polynomials with symmetric S. */
+/** A·B for d×d row-major matrices (test oracle). */
+function matmulSmall(A: Float64Array, B: Float64Array, d: number): Float64Array {
+  const C = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) for (let k = 0; k < d; k++) for (let j = 0; j < d; j++) C[i * d + j]! += A[i * d + k]! * B[k * d + j]!;
+  return C;
+}
+
+/** The inverse of a small SPD matrix by Gauss–Jordan elimination (test oracle, no pivoting needed for SPD). */
+function invertSmall(A: Float64Array, d: number): Float64Array {
+  const M = A.slice();
+  const inv = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) inv[i * d + i] = 1;
+  for (let c = 0; c < d; c++) {
+    const p = M[c * d + c]!;
+    for (let j = 0; j < d; j++) {
+      M[c * d + j]! /= p;
+      inv[c * d + j]! /= p;
+    }
+    for (let r = 0; r < d; r++) {
+      if (r === c) continue;
+      const f = M[r * d + c]!;
+      for (let j = 0; j < d; j++) {
+        M[r * d + j]! -= f * M[c * d + j]!;
+        inv[r * d + j]! -= f * inv[c * d + j]!;
+      }
+    }
+  }
+  return inv;
+}
+
 function randomBlock(rng: Rng, count: number, d: number): QuadraticBlock {
   const x = zeroQuadraticBlock(count, d);
   for (let q = 0; q < count; q++) {
@@ -392,6 +422,52 @@ describe('pooled-Gaussian preconditioner', () => {
       for (const key of ['a', 'b', 'S'] as const) {
         assert.ok(relErr(back[key], x[key]) < 1e-10, `${kind} ${key}: ${relErr(back[key], x[key])}`);
       }
+    }
+  });
+
+  test('quadratic block equals ½ D∘(Σ̄⁻¹(D∘R)Σ̄⁻¹) from its definition, with coordinates isolated in every component', async () => {
+    // Plain-loop oracle of the module documentation (rareComponents 0: every coordinate is common). Coordinates 0
+    // and 3 are isolated in all components (never-lit pixels: P is diagonal there) and coordinate 1 in one only.
+    const rng = new Rng(31);
+    const d = 6;
+    const iso = (g: Gaussian, idx: number[]): Gaussian => {
+      const S = g.covariance().clone();
+      for (const i of idx) for (let j = 0; j < d; j++) if (j !== i) { S.set(i, j, 0); S.set(j, i, 0); }
+      const m = g.mean.slice();
+      for (const i of idx) m[i] = 0; // as for never-lit pixels: equal means (exactly), so Σ̄ keeps them isolated
+      return new Gaussian(m, S);
+    };
+    const mix = new GaussianMixture(randWeights(rng, 3), [iso(randGaussian(rng, d), [0, 3]), iso(randGaussian(rng, d), [0, 1, 3]), iso(randGaussian(rng, d), [0, 3])]);
+    const x = randomBlock(rng, 2, d);
+    const mu = mix.mean();
+    const cov = mix.covariance().data;
+    const P = invertSmall(cov, d);
+    // D_ij = (E_0[y_i²y_j²] / E_mix[y_i²y_j²])^½ (Isserlis), y = x − μ̄.
+    const D = new Float64Array(d * d);
+    for (let i = 0; i < d; i++) {
+      for (let j = 0; j < d; j++) {
+        let emix = 0;
+        mix.components.forEach((g, k) => {
+          const S = g.covariance().data;
+          const mi = g.mean[i]! - mu[i]!;
+          const mj = g.mean[j]! - mu[j]!;
+          emix += mix.weights[k]! * ((S[i * d + i]! + mi * mi) * (S[j * d + j]! + mj * mj) + 2 * S[i * d + j]! ** 2 + 4 * mi * mj * S[i * d + j]!);
+        });
+        D[i * d + j] = Math.sqrt((cov[i * d + i]! * cov[j * d + j]! + 2 * cov[i * d + j]! ** 2) / emix);
+      }
+    }
+    const got = await pooledGaussianPreconditioner(mix, { rareComponents: 0 }).apply(x);
+    for (let q = 0; q < 2; q++) {
+      const o = q * d * d;
+      const w = Float64Array.from({ length: d }, (_, i) => x.b[q * d + i]! - 0.5 * x.a[q]! * mu[i]!);
+      const DR = new Float64Array(d * d);
+      for (let i = 0; i < d; i++) {
+        for (let j = 0; j < d; j++) {
+          DR[i * d + j] = D[i * d + j]! * (x.S[o + i * d + j]! - x.a[q]! * cov[i * d + j]! - mu[i]! * w[j]! - w[i]! * mu[j]!);
+        }
+      }
+      const want = matmulSmall(matmulSmall(P, DR, d), P, d).map((v, k) => 0.5 * D[k]! * v);
+      assert.ok(relErr(got.S.subarray(o, o + d * d), want) < 1e-12, `output ${q}: ${relErr(got.S.subarray(o, o + d * d), want)}`);
     }
   });
 
