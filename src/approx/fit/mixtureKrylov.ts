@@ -46,7 +46,11 @@
  *     decoupled block through BLAS and the dscaleShiftRows kernel instead of JavaScript loops) 91 applications
  *     (per output 70–90), 166.0 s (reference GEMM 79 GF/s before the solve, 51 after; set-up 11.8 s, operator
  *     94.0 s, preconditioner 46.6 s, the rest 13.6 s), 174.6 s (GEMM 104/104 GF/s) and 184.7 s (GEMM 59/57 GF/s),
- *     peak RSS 2.61–2.69 GiB (a fourth run, 218.0 s, had a type-check competing with its set-up). With the
+ *     peak RSS 2.61–2.69 GiB (a fourth run, 218.0 s, had a type-check competing with its set-up; on a slow day, GEMM
+ *     53–65 GF/s, 235.4 s). Session 8 cut ≈ 8 % off an iteration at equal machine speed (the preconditioner's isolated
+ *     pixels and triangle product, the deflation's direction rows as products, one Hadamard pass for the decoupled
+ *     products, PᵀAP and PᵀR at once): 187.6 s and 179.4 s at GEMM 55–71 GF/s (set-up 12.5–13.0 s, operator
+ *     107–114 s, preconditioner 46–47 s, the rest 13.5–14.3 s), 151.5 s at 62–98 GF/s with part of it. With the
  *     smoothing alone: 90 applications, 218.6 s and 230.0 s (GEMM 56–58 GF/s; operator 118–126 s, preconditioner
  *     64–67 s, the rest 23–24 s), against ≈ 255 s for the code before it on a day as slow; smoothing from the first
  *     iteration instead of near the tolerance gave the same 90 (234.5 s, GEMM 49–57 GF/s).
@@ -388,10 +392,11 @@ class OperatorScratch {
  * H [d, d] = Σ_k 2π_k v_k,t v_k,r over the components in which both t and r are decoupled (v_k the variances of the
  * decoupled coordinates Ā_k): on Ā_k × Ā_k component k adds 2π diag(v) S diag(v) to E[x xᵀ p], so all components
  * together add H∘S. One pass over the block instead of a gather, scaling and scatter of the short runs of Ā_k per
- * component (≈ 60 ms per application at MNIST size, against ≈ 20 ms for this pass including the copy it replaces
- * the zero fill with).
+ * component (those took ≈ 60 ms of the main thread per application at MNIST size; the application became ≈ 2 %
+ * faster). Null when no component has decoupled coordinates (the application then starts from zero).
  */
-function decoupledProducts(comps: readonly ComponentOperatorData[], d: number): Float64Array {
+function decoupledProducts(comps: readonly ComponentOperatorData[], d: number): Float64Array | null {
+  if (comps.every((c) => c.decoupled.length === 0)) return null;
   const H = new Float64Array(d * d);
   for (const c of comps) {
     const Abar = c.decoupled;
@@ -406,7 +411,7 @@ function decoupledProducts(comps: readonly ComponentOperatorData[], d: number): 
 }
 
 async function applyMomentOperator(
-  comps: readonly ComponentOperatorData[], U: Float64Array, decoupledWeights: Float64Array, lanes: readonly number[][],
+  comps: readonly ComponentOperatorData[], U: Float64Array, decoupledWeights: Float64Array | null, lanes: readonly number[][],
   x: QuadraticBlock, scratch: readonly OperatorScratch[], backend: LinAlgBackend,
 ): Promise<QuadraticBlock> {
   const d = x.dim;
@@ -414,9 +419,13 @@ async function applyMomentOperator(
   const K = comps.length;
   if (s === 0) return zeroQuadraticBlock(0, d);
   // out.S starts as H∘S (the decoupled products of every component; see decoupledProducts), the rest at zero.
-  const out = uninitialisedQuadraticBlock(s, d);
-  out.S.set(x.S);
-  backend.dscaleShiftRows(s, d * d, s, false, true, NONE, NONE, decoupledWeights, out.S);
+  let out: QuadraticBlock;
+  if (decoupledWeights === null) out = zeroQuadraticBlock(s, d);
+  else {
+    out = uninitialisedQuadraticBlock(s, d);
+    out.S.set(x.S);
+    backend.dscaleShiftRows(s, d * d, s, false, true, NONE, NONE, decoupledWeights, out.S);
+  }
   // SU[(q, i), k] = (S_q μ_k)_i.
   const SU = new Float64Array(s * d * K);
   await backend.dgemmAsync(false, false, s * d, K, d, 1, x.S, U, 0, SU);
