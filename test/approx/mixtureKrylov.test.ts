@@ -425,7 +425,7 @@ describe('pooled-Gaussian preconditioner', () => {
     }
   });
 
-  test('quadratic block equals ½ D∘(Σ̄⁻¹(D∘R)Σ̄⁻¹) from its definition, with coordinates isolated in every component', async () => {
+  test(`quadratic block equals ½ D∘(Σ̄⁻¹(D∘R)Σ̄⁻¹) from its definition, with coordinates isolated in every component (both backends)`, async () => {
     // Plain-loop oracle of the module documentation (rareComponents 0: every coordinate is common). Coordinates 0
     // and 3 are isolated in all components (never-lit pixels: P is diagonal there) and coordinate 1 in one only.
     const rng = new Rng(31);
@@ -456,18 +456,20 @@ describe('pooled-Gaussian preconditioner', () => {
         D[i * d + j] = Math.sqrt((cov[i * d + i]! * cov[j * d + j]! + 2 * cov[i * d + j]! ** 2) / emix);
       }
     }
-    const got = await pooledGaussianPreconditioner(mix, { rareComponents: 0 }).apply(x);
-    for (let q = 0; q < 2; q++) {
-      const o = q * d * d;
-      const w = Float64Array.from({ length: d }, (_, i) => x.b[q * d + i]! - 0.5 * x.a[q]! * mu[i]!);
-      const DR = new Float64Array(d * d);
-      for (let i = 0; i < d; i++) {
-        for (let j = 0; j < d; j++) {
-          DR[i * d + j] = D[i * d + j]! * (x.S[o + i * d + j]! - x.a[q]! * cov[i * d + j]! - mu[i]! * w[j]! - w[i]! * mu[j]!);
+    for (const backend of availableBackends()) {
+      const got = await pooledGaussianPreconditioner(mix, { rareComponents: 0 }, backend).apply(x);
+      for (let q = 0; q < 2; q++) {
+        const o = q * d * d;
+        const w = Float64Array.from({ length: d }, (_, i) => x.b[q * d + i]! - 0.5 * x.a[q]! * mu[i]!);
+        const DR = new Float64Array(d * d);
+        for (let i = 0; i < d; i++) {
+          for (let j = 0; j < d; j++) {
+            DR[i * d + j] = D[i * d + j]! * (x.S[o + i * d + j]! - x.a[q]! * cov[i * d + j]! - mu[i]! * w[j]! - w[i]! * mu[j]!);
+          }
         }
+        const want = matmulSmall(matmulSmall(P, DR, d), P, d).map((v, k) => 0.5 * D[k]! * v);
+        assert.ok(relErr(got.S.subarray(o, o + d * d), want) < 1e-12, `${backend.name} output ${q}: ${relErr(got.S.subarray(o, o + d * d), want)}`);
       }
-      const want = matmulSmall(matmulSmall(P, DR, d), P, d).map((v, k) => 0.5 * D[k]! * v);
-      assert.ok(relErr(got.S.subarray(o, o + d * d), want) < 1e-12, `output ${q}: ${relErr(got.S.subarray(o, o + d * d), want)}`);
     }
   });
 
