@@ -848,10 +848,13 @@ async function blockPcg(
       const still = active.filter((j) => relres[j]! > opts.tol);
       for (const j of active) if (relres[j]! <= opts.tol && iterations[j] === -1) iterations[j] = applications;
       if (still.length === 0) break;
-      const kept = selectColumns(Ract, still.map((j) => active.indexOf(j)));
-      releaseBlock(Ract);
-      Ract = kept;
-      active = still;
+      if (still.length < active.length) {
+        // Only when an output left: the copy is a pass over the whole block.
+        const kept = selectColumns(Ract, still.map((j) => active.indexOf(j)));
+        releaseBlock(Ract);
+        Ract = kept;
+        active = still;
+      }
       const Z = await prec.apply(Ract);
       const beta = solveSmallSPD(PQ, n, quadraticBlockGram(Q, Z, backend), active.length);
       blockGemm(-1, P, beta, 1, Z, backend);
