@@ -49,8 +49,8 @@
  *     peak RSS 2.61–2.69 GiB (a fourth run, 218.0 s, had a type-check competing with its set-up; on a slow day, GEMM
  *     53–65 GF/s, 235.4 s). Session 8 cut ≈ 8 % off an iteration at equal machine speed (the preconditioner's isolated
  *     pixels and triangle product, the deflation's direction rows as products, one Hadamard pass for the decoupled
- *     products, PᵀAP and PᵀR at once): five runs 150.5, 163.0, 165.2, 179.4 and 187.6 s at GEMM 54–103 GF/s (set-up
- *     10.7–13.0 s, operator 88–114 s, preconditioner 39–47 s, the rest 12.5–14.3 s). With the
+ *     products, PᵀAP and PᵀR at once): six runs 150.5, 163.0, 165.0, 165.2, 179.4 and 187.6 s at GEMM 50–103 GF/s
+ *     (set-up 10.7–13.0 s, operator 88–114 s, preconditioner 39–47 s, the rest 12.0–14.3 s). With the
  *     smoothing alone: 90 applications, 218.6 s and 230.0 s (GEMM 56–58 GF/s; operator 118–126 s, preconditioner
  *     64–67 s, the rest 23–24 s), against ≈ 255 s for the code before it on a day as slow; smoothing from the first
  *     iteration instead of near the tolerance gave the same 90 (234.5 s, GEMM 49–57 GF/s).
