@@ -713,7 +713,9 @@ function orthonormalize(W: QuadraticBlock, backend: LinAlgBackend): QuadraticBlo
     const s = X.count;
     if (s === 0) return X;
     const G = quadraticBlockGram(X, X, backend);
-    if (!G.every(Number.isFinite)) throw new NonFiniteError('the block conjugate-gradient solve met a non-finite search direction (the preconditioner returned NaN or ±∞)');
+    if (!G.every(Number.isFinite)) {
+      throw new NonFiniteError('the block conjugate-gradient solve met a non-finite search direction (the preconditioner returned NaN or ±∞)');
+    }
     const norms = Float64Array.from({ length: s }, (_, i) => Math.sqrt(Math.max(0, G[i * s + i]!)));
     const nmax = Math.max(...norms);
     if (!(nmax > 0)) return zeroQuadraticBlock(0, X.dim);

@@ -194,7 +194,8 @@ interface QuadraticInverse {
 
 /**
  * R ↦ ½ D∘(P (D∘R_CC) P) on the coordinates C = `common` of d×d blocks (P = Σ̄_CC⁻¹ symmetric [c, c]; D [c, c]
- * over C, or 1 when `scale` is null), written into out[C, C] (the rest of out untouched), up to the caller's symmetrisation. Work:
+ * over C, or 1 when `scale` is null), written into out[C, C] (the rest of out untouched), up to the caller's
+ * symmetrisation. Work:
  *
  * - C splits into coordinates coupled within Σ̄_CC (C₁) and isolated ones (I: zero pooled covariance off the
  *   diagonal, MNIST's 67 pixels that no image lights), on which P is diagonal (p_t = 1/Σ̄_tt). Only C₁ × C₁ takes
