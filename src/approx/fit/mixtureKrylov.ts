@@ -123,8 +123,8 @@ import { checkRareComponents, DEFAULT_RARE_COMPONENTS, pooledGaussianPreconditio
 import { affineDeflation, MEAN_DEFLATION_MAX_DIM, meanDirectionCoarseDim, meanDirectionDeflation } from './coarseDeflation.js';
 import { fitLinearGaussian, fitQuadraticGaussian, outputMean } from './gaussian.js';
 import {
-  blockGemm, columnNorms, copyBlock, meanTerms, quadraticBlockGram, quadraticBlockGrams, releaseBlock, scatterColumns, selectColumns, symmetrizeBlock,
-  uninitialisedQuadraticBlock, zeroQuadraticBlock,
+  blockGemm, columnNorms, copyBlock, meanTerms, quadraticBlockGram, quadraticBlockGrams, releaseBlock, replicatePlan, scatterColumns, selectColumns, symmetrizeBlock,
+  uninitialisedQuadraticBlock, upperTriangleProducts, zeroQuadraticBlock,
   type MomentOperator, type MomentPreconditioner, type QuadraticBlock,
 } from './quadraticBlock.js';
 
@@ -297,7 +297,7 @@ function componentPlans(c: ComponentOperatorData, d: number, s: number): Compone
     gather: copyPlan(blockRowOffsets(d, s, 'tq', (i, q) => [q * d2 + c.rowOrder[i]! * d, (i * s + q) * a]), c.gatherCoupled, false),
     scatter: copyPlan(blockRowOffsets(a, s, 'qt', (i, q) => [i * s * a + q * a, q * d2 + c.coupled[i]! * d]), c.scatterCoupled, true),
     cross: copyPlan(blockRowOffsets(e, s, 'qt', (t, q) => [(a + t) * s * a + q * a, q * d2 + c.decoupled[t]! * d]), c.scatterCoupled, true, crossScale),
-    replicateCov: copyPlan(blockRowOffsets(a, s, 'tq', (i, q) => [i * a, i * s * a + q * a]), Int32Array.of(0, 0, a), false),
+    replicateCov: replicatePlan(a, s),
   };
   c.plans.set(s, plans);
   return plans;
@@ -513,11 +513,7 @@ async function addCovarianceSandwich(
     const C = c.coupledCov;
     const sa = s * a;
     runCopyPlan(backend, plans.gather, x.S, G);
-    halveDiagonals(G, a, s);
-    runCopyPlan(backend, plans.replicateCov, C, W);
-    for (let q = 0; q < s; q++) {
-      await backend.dtrmmAsync(true, true, false, a, a, 1, G.subarray(q * a), sa, W.subarray(q * a), sa);
-    }
+    await upperTriangleProducts(G, C, W, a, s, plans.replicateCov, backend);
     addTracesAndShift(W, a, s, Ep);
     await backend.dgemmAsync(false, false, a, sa, a, 4 * w, C, W, 0, Y);
     runCopyPlan(backend, plans.scatter, Y, out.S);
@@ -533,11 +529,6 @@ async function addCovarianceSandwich(
 
 // The element loops of the async functions above live in synchronous helpers: a loop of this kind ran ≈ 4× slower
 // inside an async function than in a helper (Node 20; V8 does not slow every such loop down).
-
-/** Halves the diagonal of every block S_q[A, A] in the interleaved G (row (i, q) = S_q[A_i, A]). */
-function halveDiagonals(G: Float64Array, a: number, s: number): void {
-  for (let i = 0; i < a; i++) for (let q = 0; q < s; q++) G[(i * s + q) * a + i]! *= 0.5;
-}
 
 /** Ep[q] += 2 tr(W_q), then W_q += ¼Ep[q]·I, for the blocks W_q = W[·, q·a + ·] of W [a, s·a]. */
 function addTracesAndShift(W: Float64Array, a: number, s: number, Ep: Float64Array): void {

@@ -41,7 +41,7 @@ import { blockRowOffsets, columnRunTable, copyPlan, indexRuns, runCopyPlan, type
 import { eigh } from '../../linalg/ops.js';
 import type { GaussianMixture } from '../inputModel.js';
 import { splitCoordinates } from './coordinateSplit.js';
-import { symmetrizeBlock, zeroQuadraticBlock, type MomentPreconditioner, type QuadraticBlock } from './quadraticBlock.js';
+import { replicatePlan, symmetrizeBlock, upperTriangleProducts, zeroQuadraticBlock, type MomentPreconditioner, type QuadraticBlock } from './quadraticBlock.js';
 
 /** Base preconditioners of the mixture solver. */
 export type MixturePreconditioner = 'scaled-pooled' | 'pooled';
@@ -252,7 +252,7 @@ function commonSandwich(
       for (let q = 0; q < s; q++) for (let i = 0; i < n; i++) rowScale[q * n + i] = i < c1 ? 1 : pI[i - c1]!;
       plan = {
         gather: copyPlan(gatherRows, gatherRuns, false),
-        replicate: copyPlan(blockRowOffsets(c1, s, 'tq', (i, q) => [i * c1, i * s * c1 + q * c1]), Int32Array.of(0, 0, c1), false),
+        replicate: replicatePlan(c1, s),
         scatter: copyPlan(scatterRows, scatterRuns, false, rowScale),
       };
       plans.set(s, plan);
@@ -287,11 +287,7 @@ function commonSandwich(
           await backend.dgemmAsync(false, false, s * n, c1, s + 1, -1, left, right, 1, Xw);
           backend.dscaleShiftRows(s * n, c1, s, true, scaleRows !== null, negM0, covRows, scaleRows ?? NONE, Xw);
           const sc1 = s * c1;
-          halveBlockDiagonals(Xw, c1, s);
-          runCopyPlan(backend, plan.replicate, P1, Ww);
-          for (let q = 0; q < s; q++) {
-            await backend.dtrmmAsync(true, true, false, c1, c1, 1, Xw.subarray(q * c1), sc1, Ww.subarray(q * c1), sc1);
-          }
+          await upperTriangleProducts(Xw, P1, Ww, c1, s, plan.replicate, backend);
           await backend.dgemmAsync(false, false, c1, sc1, c1, 1, P1, Ww, 0, Yw);
           if (e > 0) {
             // Rows of I: (D∘R)[t, C₁]P₁ (their diagonal was not halved: the rows of I hold no C₁ × C₁ entries).
@@ -306,11 +302,6 @@ function commonSandwich(
       }
     },
   };
-}
-
-/** Halves the diagonal of every c×c block of the interleaved X (row (i, q) = block q's row i, the first c·s rows). */
-function halveBlockDiagonals(X: Float64Array, c: number, s: number): void {
-  for (let i = 0; i < c; i++) for (let q = 0; q < s; q++) X[(i * s + q) * c + i]! *= 0.5;
 }
 
 /**

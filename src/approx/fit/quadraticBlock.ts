@@ -6,6 +6,7 @@
 import type { LinAlgBackend } from '../../linalg/backend.js';
 import { getBackend } from '../../linalg/index.js';
 import { runInLanes } from '../../linalg/lanes.js';
+import { blockRowOffsets, copyPlan, runCopyPlan, type CopyPlan } from '../../linalg/copyRuns.js';
 
 /**
  * `count` quadratic polynomials p_j(x) = a_j + b_jᵀx + xᵀS_jx in `dim` variables, stored contiguously:
@@ -106,6 +107,38 @@ export async function quadraticBlockGrams(
 function addAffineGram(x: QuadraticBlock, y: QuadraticBlock, G: Float64Array, backend: LinAlgBackend): void {
   backend.dgemm(false, true, x.count, y.count, x.dim, 1, x.b, y.b, 1, G);
   for (let i = 0; i < x.count; i++) for (let j = 0; j < y.count; j++) G[i * y.count + j]! += x.a[i]! * y.a[j]!;
+}
+
+/**
+ * The copy plan that writes an a×a matrix C into every block of W [a, s·a] (W[i, q·a + ·] = C[i, ·]), for
+ * {@link upperTriangleProducts}.
+ */
+export function replicatePlan(a: number, s: number): CopyPlan {
+  return copyPlan(blockRowOffsets(a, s, 'tq', (i, q) => [i * a, i * s * a + q * a]), Int32Array.of(0, 0, a), false);
+}
+
+/**
+ * W_q = U_q·C for the s blocks of the interleaved G (row (i, q) = row i of block q, the first a·s rows of G, leading
+ * dimension s·a), U_q the upper triangle of block q with its diagonal halved (G's diagonals are halved in place), W
+ * [a, s·a] side by side. For symmetric S_q and C this gives C S_q C = M_q + M_qᵀ with M_q = C·W_q, and C·W is one
+ * product for every block: 1.5 a³ multiply-adds per block instead of 2 a³ (the mixture operator's ΣSΣ and the pooled
+ * preconditioner's P(D∘R)P). `plan` is {@link replicatePlan}(a, s).
+ */
+export async function upperTriangleProducts(
+  G: Float64Array, C: Float64Array, W: Float64Array, a: number, s: number, plan: CopyPlan, backend: LinAlgBackend,
+): Promise<void> {
+  const sa = s * a;
+  halveBlockDiagonals(G, a, s);
+  runCopyPlan(backend, plan, C, W);
+  for (let q = 0; q < s; q++) await backend.dtrmmAsync(true, true, false, a, a, 1, G.subarray(q * a), sa, W.subarray(q * a), sa);
+}
+
+/**
+ * Halves the diagonal of every block of the interleaved G (a synchronous helper: element loops ran ≈ 4× slower
+ * inside async functions on Node 20).
+ */
+function halveBlockDiagonals(G: Float64Array, a: number, s: number): void {
+  for (let i = 0; i < a; i++) for (let q = 0; q < s; q++) G[(i * s + q) * a + i]! *= 0.5;
 }
 
 /** out ← beta·out + alpha·x·C, i.e. out_j = beta·out_j + alpha·Σ_i C[i, j]·x_i, with C [x.count, out.count]. */
