@@ -668,9 +668,10 @@ interface BlockPcgOptions {
   startedAt?: number;
   /**
    * An exact solve on a coarse space (see coarseDeflation.ts), applied at every (re)start: x ← x + Φ E⁻¹ Φᵀ r and
-   * r ← b − A x, so that the deflated preconditioner sees residuals orthogonal to the coarse space.
+   * r ← r − A Φ E⁻¹ Φᵀ r (the image comes with the solution), so that the deflated preconditioner sees residuals
+   * orthogonal to the coarse space.
    */
-  coarseSolve?: (r: QuadraticBlock) => Promise<QuadraticBlock>;
+  coarseSolve?: (r: QuadraticBlock) => Promise<{ solution: QuadraticBlock; image: QuadraticBlock }>;
   tol: number;
   maxIterations: number;
   maxSeconds: number;
@@ -795,15 +796,18 @@ async function blockPcg(
     if (opts.coarseSolve !== undefined) {
       const all = active.length === s;
       const Xact = all ? X : selectColumns(X, active);
-      blockGemm(1, await opts.coarseSolve(Ract), identity(active.length), 1, Xact, backend);
+      const { solution, image } = await opts.coarseSolve(Ract);
+      blockGemm(1, solution, identity(active.length), 1, Xact, backend);
       if (!all) scatterColumns(Xact, X, active);
-      releaseBlock(Ract);
-      Ract = await residualOf(active, Xact);
-      const norms = finiteNorms(Ract, `the residual after ${applications} operator applications`, backend);
+      // Ract is the true residual of X (B at the start, recomputed before a restart), so the corrected one is
+      // Ract − AΦc, with AΦc in closed form instead of an operator application (≈ 1.3 s at MNIST size).
+      blockGemm(-1, image, identity(active.length), 1, Ract, backend);
+      releaseBlock(solution);
+      releaseBlock(image);
+      const norms = finiteNorms(Ract, `the residual after the coarse correction (${applications} operator applications)`, backend);
       active.forEach((j, c) => {
         relres[j] = norms[c]! / bnorm[j]!;
       });
-      opts.onIteration?.(applications, Math.max(...relres));
     }
     const smoother = opts.smoothing ? ResidualSmoother.of(X, backend) : null;
     const Z0 = await prec.apply(Ract);
@@ -998,7 +1002,7 @@ export async function fitQuadraticMixtureKrylov(
   const rhs = await networkMixtureMoments(net, model, backend);
   const setupSeconds = (performance.now() - start) / 1000;
   const clock = { operator: 0, preconditioner: 0 };
-  const timed = <T>(key: keyof typeof clock, f: (x: T) => Promise<QuadraticBlock>) => async (x: T): Promise<QuadraticBlock> => {
+  const timed = <T, R>(key: keyof typeof clock, f: (x: T) => Promise<R>) => async (x: T): Promise<R> => {
     const t0 = performance.now();
     const y = await f(x);
     clock[key] += (performance.now() - t0) / 1000;
