@@ -31,7 +31,7 @@ static void throw_last_napi_error(napi_env env, const char *context) {
 static napi_value job_result(napi_env env, const pa_job *job) {
   napi_value result = NULL;
   if (job->op == PA_DGEMM || job->op == PA_SGEMM || job->op == PA_DCOPYRUNS || job->op == PA_DTRMM || job->op == PA_DSYMMETRIZE ||
-      job->op == PA_DSCALESHIFTROWS || job->op == PA_DGEMM_STRIDED) {
+      job->op == PA_DSCALESHIFTROWS) {
     napi_get_undefined(env, &result);
   } else {
     napi_create_int32(env, job->info, &result);
@@ -135,7 +135,6 @@ DEFINE_OP(js_dpotri, PA_DPOTRI)
 DEFINE_OP(js_dpotrs, PA_DPOTRS)
 DEFINE_OP(js_dgesv, PA_DGESV)
 DEFINE_OP(js_dtrmm, PA_DTRMM)
-DEFINE_OP(js_dgemm_strided, PA_DGEMM_STRIDED)
 
 /* Memory-bound and short: synchronous only. */
 static napi_value js_dcopy_runs(napi_env env, napi_callback_info info) { return run_sync(env, info, PA_DCOPYRUNS); }
@@ -213,8 +212,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     {"dscaleShiftRows", NULL, js_dscale_shift_rows, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dtrmm", NULL, js_dtrmm, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dtrmmAsync", NULL, js_dtrmm_async, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"dgemmStrided", NULL, js_dgemm_strided, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"dgemmStridedAsync", NULL, js_dgemm_strided_async, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dgemmAsync", NULL, js_dgemm_async, NULL, NULL, NULL, napi_enumerable, NULL},
     {"sgemmAsync", NULL, js_sgemm_async, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dsyevdAsync", NULL, js_dsyevd_async, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -71,22 +71,6 @@ static void run_gemm(pa_job *job) {
   }
 }
 
-/* C = alpha·op(A)·op(B) + beta·C on row-major blocks with explicit leading dimensions (sub-matrices of larger
- * arrays, used in place). */
-static void run_dgemm_strided(pa_job *job) {
-  const int m = job->dims[0], n = job->dims[1], k = job->dims[2];
-  const int lda = job->dims[3], ldb = job->dims[4], ldc = job->dims[5];
-  const double alpha = job->scalars[0], beta = job->scalars[1];
-  double *c = job->data[2];
-  if (m == 0 || n == 0) return;
-  if (k == 0) {
-    for (int i = 0; i < m; i++) scale_d(c + (size_t)i * (size_t)ldc, (size_t)n, beta);
-    return;
-  }
-  cblas_dgemm(CblasRowMajor, job->flags[0] ? CblasTrans : CblasNoTrans, job->flags[1] ? CblasTrans : CblasNoTrans, m, n, k,
-              alpha, job->data[0], lda, job->data[1], ldb, beta, c, ldc);
-}
-
 /* B = alpha·op(A)·B (left) or alpha·B·op(A) (right), A triangular with a non-unit diagonal, row-major with leading
  * dimensions lda and ldb (so that blocks of interleaved matrices can be used in place). */
 static void run_dtrmm(pa_job *job) {
@@ -399,7 +383,6 @@ static void run_job_unlocked(pa_job *job) {
     case PA_DGESV: job->info = run_dgesv(job); break;
     case PA_DCOPYRUNS: run_copy_runs(job); job->info = 0; break;
     case PA_DTRMM: run_dtrmm(job); job->info = 0; break;
-    case PA_DGEMM_STRIDED: run_dgemm_strided(job); job->info = 0; break;
     default: job->info = -1; break;
   }
 }

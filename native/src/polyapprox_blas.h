@@ -16,7 +16,7 @@
 
 /* Bumped whenever the JS-visible interface of the addon changes; src/linalg/native.ts checks it so a
  * stale build fails loudly instead of being called with the wrong arguments. */
-#define PA_ABI_VERSION 4
+#define PA_ABI_VERSION 3
 
 /* `info` returned when LAPACK's workspace query asks for more than a 32-bit LAPACK integer can hold.
  * (LAPACKE itself uses -1010 for a failed workspace allocation and -1011 for a failed transpose buffer.) */
@@ -35,15 +35,14 @@ typedef enum {
   PA_DPOTRI,
   PA_DSYMMETRIZE,
   PA_DSCALESHIFTROWS,
-  PA_DGEMM_STRIDED,
   PA_OP_COUNT
 } pa_op;
 
 typedef enum { PA_ARG_BOOL, PA_ARG_DIM, PA_ARG_SCALAR, PA_ARG_F64, PA_ARG_F32, PA_ARG_I32 } pa_arg_kind;
 
-#define PA_MAX_ARGS 13
+#define PA_MAX_ARGS 10
 #define PA_MAX_FLAGS 3
-#define PA_MAX_DIMS 6
+#define PA_MAX_DIMS 4
 #define PA_MAX_SCALARS 2
 #define PA_MAX_ARRAYS 5
 

@@ -51,12 +51,6 @@ static const pa_op_spec SPECS[PA_OP_COUNT] = {
                 {{"left", PA_ARG_BOOL, IN}, {"upper", PA_ARG_BOOL, IN}, {"transA", PA_ARG_BOOL, IN},
                  {"m", PA_ARG_DIM, IN}, {"n", PA_ARG_DIM, IN}, {"alpha", PA_ARG_SCALAR, IN},
                  {"a", PA_ARG_F64, IN}, {"lda", PA_ARG_DIM, IN}, {"b", PA_ARG_F64, OUT}, {"ldb", PA_ARG_DIM, IN}}},
-  [PA_DGEMM_STRIDED] = {"dgemmStrided", PA_DGEMM_STRIDED, 13,
-                        {{"transA", PA_ARG_BOOL, IN}, {"transB", PA_ARG_BOOL, IN},
-                         {"m", PA_ARG_DIM, IN}, {"n", PA_ARG_DIM, IN}, {"k", PA_ARG_DIM, IN},
-                         {"alpha", PA_ARG_SCALAR, IN}, {"a", PA_ARG_F64, IN}, {"lda", PA_ARG_DIM, IN},
-                         {"b", PA_ARG_F64, IN}, {"ldb", PA_ARG_DIM, IN},
-                         {"beta", PA_ARG_SCALAR, IN}, {"c", PA_ARG_F64, OUT}, {"ldc", PA_ARG_DIM, IN}}},
 };
 
 const pa_op_spec *pa_spec(pa_op op) { return &SPECS[op]; }
@@ -165,15 +159,6 @@ static void required_lengths(const pa_job *job, uint64_t need[PA_MAX_ARRAYS]) {
       need[1] = d0 == 0 || d1 == 0 ? 0 : (d0 - 1) * ldb + d1;
       break;
     }
-    case PA_DGEMM_STRIDED: { /* m = d0, n = d1, k = d2, lda, ldb, ldc = dims[3..5]; op(A) m×k, op(B) k×n, C m×n */
-      const uint64_t lda = (uint64_t)job->dims[3], ldb = (uint64_t)job->dims[4], ldc = (uint64_t)job->dims[5];
-      const uint64_t a_rows = job->flags[0] ? d2 : d0, a_cols = job->flags[0] ? d0 : d2;
-      const uint64_t b_rows = job->flags[1] ? d1 : d2, b_cols = job->flags[1] ? d2 : d1;
-      need[0] = a_rows == 0 || a_cols == 0 ? 0 : (a_rows - 1) * lda + a_cols;
-      need[1] = b_rows == 0 || b_cols == 0 ? 0 : (b_rows - 1) * ldb + b_cols;
-      need[2] = d0 == 0 || d1 == 0 ? 0 : (d0 - 1) * ldc + d1;
-      break;
-    }
     case PA_DCOPYRUNS: /* rows = d0, runs = d1; the extents of src and dst come from copy_runs_extents */
       need[0] = 2 * d0;
       need[1] = 3 * d1;
@@ -224,7 +209,7 @@ static int copy_runs_extents(napi_env env, pa_job *job, const char *fn, uint64_t
 /* Limits that keep LAPACK's and LAPACKE's 32-bit index and workspace arithmetic from overflowing. */
 static int check_lapack_limits(napi_env env, const pa_job *job, const char *fn, const uint64_t need[]) {
   if (job->op == PA_DGEMM || job->op == PA_SGEMM || job->op == PA_DCOPYRUNS || job->op == PA_DTRMM || job->op == PA_DSYMMETRIZE ||
-      job->op == PA_DSCALESHIFTROWS || job->op == PA_DGEMM_STRIDED) {
+      job->op == PA_DSCALESHIFTROWS) {
     return 1;
   }
   /* LAPACKE's row-major path allocates and indexes transposed copies with lapack_int products. */
@@ -351,16 +336,6 @@ int pa_parse_job(napi_env env, napi_callback_info info, const pa_op_spec *spec, 
     if (job->dims[2] < (k > 1 ? k : 1)) return fail(env, PA_RANGE_ERROR, "%s: lda = %d is less than max(1, %d)", fn, job->dims[2], k);
     if (job->dims[3] < (job->dims[1] > 1 ? job->dims[1] : 1)) {
       return fail(env, PA_RANGE_ERROR, "%s: ldb = %d is less than max(1, n = %d)", fn, job->dims[3], job->dims[1]);
-    }
-  }
-  if (job->op == PA_DGEMM_STRIDED) {
-    /* Each leading dimension at least its stored row length (and >= 1). */
-    const int m = job->dims[0], n = job->dims[1], k = job->dims[2];
-    const int cols[3] = {job->flags[0] ? m : k, job->flags[1] ? k : n, n};
-    static const char *const names[3] = {"lda", "ldb", "ldc"};
-    for (int i = 0; i < 3; i++) {
-      const int min = cols[i] > 1 ? cols[i] : 1;
-      if (job->dims[3 + i] < min) return fail(env, PA_RANGE_ERROR, "%s: %s = %d is less than max(1, %d)", fn, names[i], job->dims[3 + i], cols[i]);
     }
   }
   if (job->op == PA_DSCALESHIFTROWS && job->dims[2] < 1) return fail(env, PA_RANGE_ERROR, "%s: period must be at least 1, got %d", fn, job->dims[2]);

@@ -97,20 +97,6 @@ export interface LinAlgBackend {
     a: Float64Array, lda: number, b: Float64Array, ldb: number,
   ): Promise<void>;
 
-  /**
-   * `dgemm` on blocks of larger arrays: C = alpha·op(A)·op(B) + beta·C with A, B and C row-major with leading
-   * dimensions lda, ldb and ldc (each at least its stored row length: k or m for A, n or k for B, n for C), so that
-   * sub-matrices are read and written in place. c must not overlap a or b. When beta is 0, C is not read.
-   */
-  dgemmStrided(
-    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
-    a: Float64Array, lda: number, b: Float64Array, ldb: number, beta: number, c: Float64Array, ldc: number,
-  ): void;
-  dgemmStridedAsync(
-    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
-    a: Float64Array, lda: number, b: Float64Array, ldb: number, beta: number, c: Float64Array, ldc: number,
-  ): Promise<void>;
-
   /** Replaces each of the `count` n×n blocks of `a` (stored one after another) by (A + Aᵀ)/2, in place. */
   dsymmetrize(n: number, count: number, a: Float64Array): void;
 

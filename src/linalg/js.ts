@@ -26,7 +26,6 @@ import type { LinAlgBackend } from './backend.js';
 import { checkCopyRuns, copyRunsJs } from './copyRuns.js';
 import { checkScaleShiftRows, scaleShiftRowsJs } from './scaleShiftRows.js';
 import { checkTrmm, trmmJs } from './trmm.js';
-import { checkGemmStrided, gemmStridedJs } from './gemmStrided.js';
 import { symmetrizeInPlace } from './matrix.js';
 
 /** Inner-dimension block: 64 rows of op(B) (one column block of them) stay in L1/L2 while C's rows stream. */
@@ -647,14 +646,6 @@ export function createJsBackend(): LinAlgBackend {
     dtrmmAsync: (left, upper, transA, m, n, alpha, a, lda, b, ldb) => settled(() => {
       checkTrmm('dtrmmAsync', left, upper, transA, m, n, alpha, a, lda, b, ldb);
       trmmJs(left, upper, transA, m, n, alpha, a, lda, b, ldb);
-    }),
-    dgemmStrided(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
-      checkGemmStrided('dgemmStrided', transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-      gemmStridedJs(dgemm, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    },
-    dgemmStridedAsync: (transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) => settled(() => {
-      checkGemmStrided('dgemmStridedAsync', transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-      gemmStridedJs(dgemm, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }),
     getThreads: () => 1,
     setThreads(n: number): void {

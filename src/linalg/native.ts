@@ -35,10 +35,9 @@ import { assertFinite } from './matrix.js';
 import { checkCopyRuns } from './copyRuns.js';
 import { checkScaleShiftRows } from './scaleShiftRows.js';
 import { checkTrmm } from './trmm.js';
-import { checkGemmStrided } from './gemmStrided.js';
 
 /** The addon's interface version this file was written for (PA_ABI_VERSION in native/src/polyapprox_blas.h). */
-const EXPECTED_ABI_VERSION = 4;
+const EXPECTED_ABI_VERSION = 3;
 /** Largest dimension, element count and LAPACK workspace a 32-bit BLAS/LAPACK integer can describe. */
 const INT32_MAX = 2147483647;
 /** Largest thread count accepted by `setThreads` (OpenBLAS clamps to its own compile-time maximum). */
@@ -79,10 +78,6 @@ export interface NativeAddon {
     a: Float64Array, lda: number, b: Float64Array, ldb: number): void;
   dtrmmAsync(left: boolean, upper: boolean, transA: boolean, m: number, n: number, alpha: number,
     a: Float64Array, lda: number, b: Float64Array, ldb: number): Promise<void>;
-  dgemmStrided(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
-    a: Float64Array, lda: number, b: Float64Array, ldb: number, beta: number, c: Float64Array, ldc: number): void;
-  dgemmStridedAsync(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
-    a: Float64Array, lda: number, b: Float64Array, ldb: number, beta: number, c: Float64Array, ldc: number): Promise<void>;
   dgemmAsync(transA: boolean, transB: boolean, m: number, n: number, k: number,
     alpha: number, a: Float64Array, b: Float64Array, beta: number, c: Float64Array): Promise<void>;
   sgemmAsync(transA: boolean, transB: boolean, m: number, n: number, k: number,
@@ -107,7 +102,7 @@ export interface NativeLinAlgBackend extends LinAlgBackend {
 
 const ADDON_FUNCTIONS = [
   'dgemm', 'sgemm', 'dsyevd', 'dgesdd', 'dpotrf', 'dpotrs', 'dpotri', 'dpotriAsync', 'dsymmetrize', 'dscaleShiftRows', 'dgesv', 'dcopyRuns', 'dtrmm', 'dtrmmAsync',
-  'dgemmStrided', 'dgemmStridedAsync', 'dgemmAsync', 'sgemmAsync', 'dsyevdAsync', 'dgesddAsync', 'dpotrfAsync', 'dpotrsAsync', 'dgesvAsync',
+  'dgemmAsync', 'sgemmAsync', 'dsyevdAsync', 'dgesddAsync', 'dpotrfAsync', 'dpotrsAsync', 'dgesvAsync',
   'setNumThreads', 'getNumThreads', 'blasInfo',
 ] as const;
 
@@ -441,14 +436,6 @@ export function loadNativeBackend(addonPath: string = nativeBackendPath()): Nati
     async dtrmmAsync(left, upper, transA, m, n, alpha, a, lda, b, ldb) {
       checkTrmm('dtrmmAsync', left, upper, transA, m, n, alpha, a, lda, b, ldb);
       await raw.dtrmmAsync(left, upper, transA, m, n, alpha, a, lda, b, ldb);
-    },
-    dgemmStrided(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
-      checkGemmStrided('dgemmStrided', transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-      raw.dgemmStrided(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    },
-    async dgemmStridedAsync(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
-      checkGemmStrided('dgemmStridedAsync', transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-      await raw.dgemmStridedAsync(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     },
 
     getThreads() {

@@ -356,7 +356,10 @@ async function coarseImage(space: MeanSpace, c: Float64Array, s: number, backend
       backend.dgemm(false, false, d, K, J, 0.5, D, CtMu, 0, SMq);
       backend.dgemm(false, false, d, K, J, 0.5, Cq, Nu, 1, SMq);
     }
-    backend.dgemmStrided(false, true, s, K, d * J, 1, c.subarray(1 + d), n, Yrows, d * J, 0, T, K);
+    // T = [C_1; …; C_s]·[Y_1, …, Y_K] over the flattened d·J entries.
+    const Crows = new Float64Array(s * d * J);
+    for (let q = 0; q < s; q++) Crows.set(c.subarray(q * n + 1 + d, (q + 1) * n), q * d * J);
+    backend.dgemm(false, true, s, K, d * J, 1, Crows, Yrows, 0, T);
     // ΣC for every component and output: C_all [d, (q, j)], then Σ_k·C_all.
     const Call = coarseDirections(c, s, d, J, n);
     CW = comps.map(() => new Float64Array(d * s * J));

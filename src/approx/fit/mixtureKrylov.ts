@@ -15,8 +15,8 @@
  *   diagonal (pixels that are constant within a class, kept alive only by the ridge) are split off exactly, so the
  *   products run on the coupled coordinates A only (MNIST: ~570 of 784 per class). The outputs are gathered
  *   interleaved (native sub-block copies, linalg/copyRuns.ts) so that each product serves the whole block, and
- *   ΣSΣ on A×A is C(VC) + (C(VC))ᵀ with V the block upper triangle of S (diagonal blocks halved): a few GEMMs
- *   for VC and one for C(VC), ≈ 1.5 a³ multiply-adds per output instead of 2 a³. With the native backend the components run in two lanes of about
+ *   ΣSΣ on A×A is C(UC) + (C(UC))ᵀ with U the upper triangle of S: a triangular product and one GEMM, 1.5 a³
+ *   multiply-adds per output instead of 2 a³. With the native backend the components run in two lanes of about
  *   equal work, each on half the BLAS threads, so that one lane's copies and JavaScript overlap the other's products.
  * - Right-hand side, per component (Stein's lemma to second order): E[f (x − μ)] = Σ E[∇f] and
  *   E[f (x − μ)(x − μ)ᵀ] = Σ E[∇²f] Σ + E f·Σ, with E[∇²f_o] = 2Γ_o taken from the factored single-Gaussian fit
@@ -123,7 +123,7 @@ import { checkRareComponents, DEFAULT_RARE_COMPONENTS, pooledGaussianPreconditio
 import { affineDeflation, MEAN_DEFLATION_MAX_DIM, meanDirectionCoarseDim, meanDirectionDeflation } from './coarseDeflation.js';
 import { fitLinearGaussian, fitQuadraticGaussian, outputMean } from './gaussian.js';
 import {
-  blockGemm, columnNorms, copyBlock, meanTerms, quadraticBlockGram, quadraticBlockGrams, releaseBlock, scatterColumns, selectColumns, symmetrizeBlock,
+  blockGemm, columnNorms, copyBlock, meanTerms, quadraticBlockGram, quadraticBlockGrams, releaseBlock, replicatePlan, scatterColumns, selectColumns, symmetrizeBlock,
   uninitialisedQuadraticBlock, upperTriangleProducts, zeroQuadraticBlock,
   type MomentOperator, type MomentPreconditioner, type QuadraticBlock,
 } from './quadraticBlock.js';
@@ -281,6 +281,8 @@ interface ComponentPlans {
   scatter: CopyPlan;
   /** out_q[Ā_t, A] += 4π v_t·Y[a + t, q·a + ·]. */
   cross: CopyPlan;
+  /** C = Σ[A, A] into every block of W [a, s·a]: W[i, q·a + ·] = C[i, ·]. */
+  replicateCov: CopyPlan;
 }
 
 function componentPlans(c: ComponentOperatorData, d: number, s: number): ComponentPlans {
@@ -295,6 +297,7 @@ function componentPlans(c: ComponentOperatorData, d: number, s: number): Compone
     gather: copyPlan(blockRowOffsets(d, s, 'tq', (i, q) => [q * d2 + c.rowOrder[i]! * d, (i * s + q) * a]), c.gatherCoupled, false),
     scatter: copyPlan(blockRowOffsets(a, s, 'qt', (i, q) => [i * s * a + q * a, q * d2 + c.coupled[i]! * d]), c.scatterCoupled, true),
     cross: copyPlan(blockRowOffsets(e, s, 'qt', (t, q) => [(a + t) * s * a + q * a, q * d2 + c.decoupled[t]! * d]), c.scatterCoupled, true, crossScale),
+    replicateCov: replicatePlan(a, s),
   };
   c.plans.set(s, plans);
   return plans;
@@ -485,10 +488,10 @@ function accumulateLowRankTerms(
  * only the coupled coordinates A go through matrix products (on the decoupled ones Ā, Σ = diag(v)), and each
  * product is one call for the whole block (row (i, q) of the gathered G holds S_q[rowOrder_i, A]).
  *
- * - [A, A]: with V_q the block upper triangle of S_q[A, A] (diagonal blocks halved), S_q = V_q + V_qᵀ and
- *   C S_q C = C V_q C + (C V_q C)ᵀ, so adding M_q = 4π C(V_qC + ¼E_q I) and averaging the two triangles gives
- *   2πCS_qC + πE_qC. W_q = V_qC (about half the flops of S_qC; quadraticBlock.ts, upperTriangleProducts) is
- *   written side by side into W [a, s·a], and C·W is one product; tr(S_qC) = 2 tr(W_q).
+ * - [A, A]: with U_q the upper triangle of S_q[A, A] (diagonal halved), S_q = U_q + U_qᵀ and C S_q C =
+ *   C U_q C + (C U_q C)ᵀ, so adding M_q = 4π C(U_qC + ¼E_q I) and averaging the two triangles gives
+ *   2πCS_qC + πE_qC. W_q = U_qC is a triangular product (half the flops of S_qC), written side by side into
+ *   W [a, s·a], and C·W is one product; tr(S_qC) = 2 tr(W_q).
  * - [Ā, A]: S_q[Ā, A]C from one product over the Ā rows of G, added with weight 4πv_t to the rows Ā (twice the
  *   weight, and nothing to [A, Ā], for the same averaging).
  */
@@ -510,7 +513,7 @@ async function addCovarianceSandwich(
     const C = c.coupledCov;
     const sa = s * a;
     runCopyPlan(backend, plans.gather, x.S, G);
-    await upperTriangleProducts(G, C, W, a, s, backend);
+    await upperTriangleProducts(G, C, W, a, s, plans.replicateCov, backend);
     addTracesAndShift(W, a, s, Ep);
     await backend.dgemmAsync(false, false, a, sa, a, 4 * w, C, W, 0, Y);
     runCopyPlan(backend, plans.scatter, Y, out.S);

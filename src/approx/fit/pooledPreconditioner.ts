@@ -41,7 +41,7 @@ import { blockRowOffsets, columnRunTable, copyPlan, indexRuns, runCopyPlan, type
 import { eigh } from '../../linalg/ops.js';
 import type { GaussianMixture } from '../inputModel.js';
 import { splitCoordinates } from './coordinateSplit.js';
-import { symmetrizeBlock, upperTriangleProducts, zeroQuadraticBlock, type MomentPreconditioner, type QuadraticBlock } from './quadraticBlock.js';
+import { replicatePlan, symmetrizeBlock, upperTriangleProducts, zeroQuadraticBlock, type MomentPreconditioner, type QuadraticBlock } from './quadraticBlock.js';
 
 /** Base preconditioners of the mixture solver. */
 export type MixturePreconditioner = 'scaled-pooled' | 'pooled';
@@ -201,9 +201,9 @@ interface QuadraticInverse {
  *   diagonal, MNIST's 67 pixels that no image lights), on which P is diagonal (p_t = 1/Σ̄_tt). Only C₁ × C₁ takes
  *   the c₁³ products; a row t ∈ I needs p_t (D∘R)[t, C₁]P₁, written with twice the weight to [I, C₁] and nothing to
  *   [C₁, I] (the symmetrisation averages the two); I × I is elementwise.
- * - On C₁ × C₁, with V_q the block upper triangle of (D∘R_q)[C₁, C₁] (diagonal blocks halved), P₁(D∘R_q)P₁ =
- *   M_q + M_qᵀ for M_q = P₁V_qP₁: block-triangular products W_q = V_qP₁ (quadraticBlock.ts,
- *   upperTriangleProducts) and one product P₁·[W_1, …, W_s] (≈ 1.5 c₁³ multiply-adds per output instead of 2 c³; with the split, ≈ 3.7 instead of 6.3 G multiply-adds per ten outputs at MNIST size).
+ * - On C₁ × C₁, with U_q the upper triangle of (D∘R_q)[C₁, C₁] (diagonal halved), P₁(D∘R_q)P₁ = M_q + M_qᵀ for
+ *   M_q = P₁U_qP₁: a triangular product W_q = U_qP₁ and one product P₁·[W_1, …, W_s] (1.5 c₁³ multiply-adds per
+ *   output instead of 2 c³; with the split, ≈ 3.7 instead of 6.3 G multiply-adds per ten outputs at MNIST size).
  * - The blocks are gathered interleaved, row (i, q) = R_q[rowOrder_i, C₁] with rowOrder = (C₁, I), so that every
  *   product is one call for the whole block.
  */
@@ -240,8 +240,8 @@ function commonSandwich(
   const runs = indexRuns(C1);
   const gatherRuns = columnRunTable(runs, true);
   const scatterRuns = columnRunTable(runs, false);
-  const plans = new Map<number, { gather: CopyPlan; scatter: CopyPlan }>();
-  const planFor = (s: number): { gather: CopyPlan; scatter: CopyPlan } => {
+  const plans = new Map<number, { gather: CopyPlan; replicate: CopyPlan; scatter: CopyPlan }>();
+  const planFor = (s: number): { gather: CopyPlan; replicate: CopyPlan; scatter: CopyPlan } => {
     let plan = plans.get(s);
     if (plan === undefined) {
       // Both row plans list their rows in increasing destination order (native copies may split them between
@@ -252,6 +252,7 @@ function commonSandwich(
       for (let q = 0; q < s; q++) for (let i = 0; i < n; i++) rowScale[q * n + i] = i < c1 ? 1 : pI[i - c1]!;
       plan = {
         gather: copyPlan(gatherRows, gatherRuns, false),
+        replicate: replicatePlan(c1, s),
         scatter: copyPlan(scatterRows, scatterRuns, false, rowScale),
       };
       plans.set(s, plan);
@@ -286,10 +287,10 @@ function commonSandwich(
           await backend.dgemmAsync(false, false, s * n, c1, s + 1, -1, left, right, 1, Xw);
           backend.dscaleShiftRows(s * n, c1, s, true, scaleRows !== null, negM0, covRows, scaleRows ?? NONE, Xw);
           const sc1 = s * c1;
-          await upperTriangleProducts(Xw, P1, Ww, c1, s, backend);
+          await upperTriangleProducts(Xw, P1, Ww, c1, s, plan.replicate, backend);
           await backend.dgemmAsync(false, false, c1, sc1, c1, 1, P1, Ww, 0, Yw);
           if (e > 0) {
-            // Rows of I: (D∘R)[t, C₁]P₁ (not halved: the rows of I hold no C₁ × C₁ entries).
+            // Rows of I: (D∘R)[t, C₁]P₁ (their diagonal was not halved: the rows of I hold no C₁ × C₁ entries).
             await backend.dgemmAsync(false, false, e * s, c1, c1, 1, Xw.subarray(c1 * sc1, n * sc1), P1, 0, Yw.subarray(c1 * sc1, n * sc1));
           }
           if (scaleRows !== null) backend.dscaleShiftRows(s * n, c1, s, false, true, NONE, NONE, scaleRows, Yw);

@@ -6,7 +6,7 @@
 import type { LinAlgBackend } from '../../linalg/backend.js';
 import { getBackend } from '../../linalg/index.js';
 import { runInLanes } from '../../linalg/lanes.js';
-import { InvalidArgumentError } from '../../errors.js';
+import { blockRowOffsets, copyPlan, runCopyPlan, type CopyPlan } from '../../linalg/copyRuns.js';
 
 /**
  * `count` quadratic polynomials p_j(x) = a_j + b_jᵀx + xᵀS_jx in `dim` variables, stored contiguously:
@@ -110,49 +110,35 @@ function addAffineGram(x: QuadraticBlock, y: QuadraticBlock, G: Float64Array, ba
 }
 
 /**
- * Rows per block of the block upper triangle in {@link upperTriangleProducts}: each block row is one GEMM over all
- * outputs, and the diagonal blocks are multiplied in full (½b/a more multiply-adds than the exact triangle). Why not
- * OpenBLAS's dtrmm on the exact triangle: at MNIST size (a ≈ 585, s = 10) it ran at ≈ 30 GF/s on one thread where
- * GEMM runs at ≈ 44. In the operator (2 threads, one lane, 10 outputs) the triangle step took 517 ms per
- * application with dtrmm and 450–472 ms with blocks of 32–128 rows.
+ * The copy plan that writes an a×a matrix C into every block of W [a, s·a] (W[i, q·a + ·] = C[i, ·]), for
+ * {@link upperTriangleProducts}.
  */
-export const TRIANGLE_BLOCK = 32;
-
-/**
- * W_q = V_q·C for the s blocks S_q of the interleaved G (row (i, q) = row i of S_q, the first a·s rows of G, each of
- * length a), V_q the block upper triangle of S_q with its diagonal blocks halved (halved in place in G), written into
- * W [a, s·a] side by side (W_q = W[·, q·a + ·]; row (i, q) of the product lands at (i·s + q)·a, which is that
- * layout). For symmetric S_q and C, S_q = V_q + V_qᵀ, so C S_q C = M_q + M_qᵀ with M_q = C·W_q, tr(S_qC) =
- * 2 tr(W_q), and C·W is one product for every block: (1.5 + ½b/a) a³ multiply-adds per block instead of 2 a³ (the
- * mixture operator's ΣSΣ and the pooled preconditioner's P(D∘R)P), b = `block`. Block row r of V, rows [r₀, r₁), is
- * one strided GEMM over every output: G[(r₀…r₁) × s, r₀…a) times C[r₀…a, ·].
- */
-export async function upperTriangleProducts(
-  G: Float64Array, C: Float64Array, W: Float64Array, a: number, s: number, backend: LinAlgBackend, block: number = TRIANGLE_BLOCK,
-): Promise<void> {
-  const b = block;
-  if (!Number.isInteger(b) || b < 1) throw new InvalidArgumentError(`upperTriangleProducts: block must be a positive integer, got ${b}`);
-  halveDiagonalBlocks(G, a, s, b);
-  for (let r0 = 0; r0 < a; r0 += b) {
-    const rows = Math.min(b, a - r0) * s;
-    await backend.dgemmStridedAsync(false, false, rows, a, a - r0, 1, G.subarray(r0 * s * a + r0), a, C.subarray(r0 * a), a, 0, W.subarray(r0 * s * a), a);
-  }
+export function replicatePlan(a: number, s: number): CopyPlan {
+  return copyPlan(blockRowOffsets(a, s, 'tq', (i, q) => [i * a, i * s * a + q * a]), Int32Array.of(0, 0, a), false);
 }
 
 /**
- * Halves the b×b diagonal blocks of every block of the interleaved G (a synchronous helper: element loops ran ≈ 4×
- * slower inside async functions on Node 20).
+ * W_q = U_q·C for the s blocks of the interleaved G (row (i, q) = row i of block q, the first a·s rows of G, leading
+ * dimension s·a), U_q the upper triangle of block q with its diagonal halved (G's diagonals are halved in place), W
+ * [a, s·a] side by side. For symmetric S_q and C this gives C S_q C = M_q + M_qᵀ with M_q = C·W_q, and C·W is one
+ * product for every block: 1.5 a³ multiply-adds per block instead of 2 a³ (the mixture operator's ΣSΣ and the pooled
+ * preconditioner's P(D∘R)P). `plan` is {@link replicatePlan}(a, s).
  */
-function halveDiagonalBlocks(G: Float64Array, a: number, s: number, b: number): void {
-  for (let r0 = 0; r0 < a; r0 += b) {
-    const r1 = Math.min(a, r0 + b);
-    for (let i = r0; i < r1; i++) {
-      for (let q = 0; q < s; q++) {
-        const row = (i * s + q) * a;
-        for (let j = r0; j < r1; j++) G[row + j]! *= 0.5;
-      }
-    }
-  }
+export async function upperTriangleProducts(
+  G: Float64Array, C: Float64Array, W: Float64Array, a: number, s: number, plan: CopyPlan, backend: LinAlgBackend,
+): Promise<void> {
+  const sa = s * a;
+  halveBlockDiagonals(G, a, s);
+  runCopyPlan(backend, plan, C, W);
+  for (let q = 0; q < s; q++) await backend.dtrmmAsync(true, true, false, a, a, 1, G.subarray(q * a), sa, W.subarray(q * a), sa);
+}
+
+/**
+ * Halves the diagonal of every block of the interleaved G (a synchronous helper: element loops ran ≈ 4× slower
+ * inside async functions on Node 20).
+ */
+function halveBlockDiagonals(G: Float64Array, a: number, s: number): void {
+  for (let i = 0; i < a; i++) for (let q = 0; q < s; q++) G[(i * s + q) * a + i]! *= 0.5;
 }
 
 /** out ← beta·out + alpha·x·C, i.e. out_j = beta·out_j + alpha·Σ_i C[i, j]·x_i, with C [x.count, out.count]. */
