@@ -29,7 +29,9 @@
  *
  * the restricted operator ΦᵀA of the deflated preconditioner, without d×d×d products. The coarse matrix E = ΦᵀAΦ
  * itself is the Gaussian Gram matrix of the coarse functions, in closed form ({@link assembleCoarseMatrix}), factored
- * once and kept as row panels for the blocked triangular solves (linalg/packedCholesky.ts).
+ * once and kept as row panels for the blocked triangular solves (linalg/packedCholesky.ts). The (re)start needs the
+ * full image AΦc of its coarse solution; the coarse polynomials' S = sym(D Cᵀ) has rank ≤ 2J, so that is in closed
+ * form as well ({@link coarseImage}), ≈ 0.2 s at MNIST size against ≈ 1.3–2 s for the operator on the lifted Φc.
  *
  * Measured (bench/mixture.ts, native, 2 cores): MNIST 14×14 (d = 196, scaled-pooled base) reaches 1e-8 in 66
  * operator applications with the mean-direction space, 97 with the affine one and 150 with none; at d = 784

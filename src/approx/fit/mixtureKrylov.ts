@@ -34,7 +34,9 @@
  *   matrix, nearly free; 'mean' (coarseDeflation.ts) adds the mean-direction quadratics, dimension 1 + d + d·J
  *   (J ≤ K − 1; MNIST 7841), with a dense coarse matrix in closed form (≈ 7 s and ≈ 1 GB at MNIST size) and ≈ 0.2 s
  *   more per iteration there. Default 'auto': 'mean' up to dimension 8192, else 'affine'.
- *   Every (re)start first applies the exact coarse correction.
+ *   Every (re)start first applies the exact coarse correction; its image AΦc comes in closed form with it
+ *   (coarseDeflation.ts), so the corrected residual costs no operator application (≈ 0.2 s instead of ≈ 1.3–2 s at
+ *   MNIST size).
  * - Convergence (measured with bench/mixture.ts, native backend, 2 cores):
  *   - d = 196 (MNIST 14×14, random 196→256→10 ReLU, Σ_k + 1e-6·I), operator applications to 1e-8 (seconds):
  *     default (scaled-pooled, row blocks, mean deflation) 59 with residual smoothing, 67 without (65 with an
@@ -50,7 +52,12 @@
  *     53–65 GF/s, 235.4 s). Session 8 cut ≈ 8 % off an iteration at equal machine speed (the preconditioner's isolated
  *     pixels and triangle product, the deflation's direction rows as products, one Hadamard pass for the decoupled
  *     products, PᵀAP and PᵀR at once): six runs 150.5, 163.0, 165.0, 165.2, 179.4 and 187.6 s at GEMM 50–103 GF/s
- *     (set-up 10.7–13.0 s, operator 88–114 s, preconditioner 39–47 s, the rest 12.0–14.3 s). With the
+ *     (set-up 10.7–13.0 s, operator 88–114 s, preconditioner 39–47 s, the rest 12.0–14.3 s). Session 9 removed the
+ *     operator application of the coarse start (89 applications instead of 90) and measured, without a gain: the
+ *     triangle step of ΣSΣ as strided GEMMs over block rows instead of dtrmm (paired in-process A/B over 30
+ *     applications with two lanes: +22 ± 32 ms), the coarse Cholesky solves on the factor in place (the backward
+ *     sweep's transposed panels are ≈ 2× slower in OpenBLAS's skinny GEMM: 194–199 vs 120–131 ms per solve), and dsymm
+ *     for the rare-pixel rows (115 vs 80 ms for the 104 products: it reads half the matrix but packs it slowly). With the
  *     smoothing alone: 90 applications, 218.6 s and 230.0 s (GEMM 56–58 GF/s; operator 118–126 s, preconditioner
  *     64–67 s, the rest 23–24 s), against ≈ 255 s for the code before it on a day as slow; smoothing from the first
  *     iteration instead of near the tolerance gave the same 90 (234.5 s, GEMM 49–57 GF/s).
