@@ -326,8 +326,8 @@ function lift(space: MeanSpace, c: Float64Array, s: number, into: QuadraticBlock
  * p = a + bᵀx + xᵀSx, S = sym(D Cᵀ), in closed form. Per component N(μ, Σ) with Y = ΣD and ν = Dᵀμ: tr(SΣ) = ⟨Y, C⟩_F,
  * Sμ = ½(D Cᵀμ + C ν), u = b + 2Sμ, g = Σu, and E[x xᵀ p] = Y(ΣC)ᵀ + (ΣC)Yᵀ + E p·(Σ + μμᵀ) + μgᵀ + gμᵀ
  * (2ΣSΣ = Y(ΣC)ᵀ + (ΣC)Yᵀ). The rank-(J + 1) terms of all components are one product [d, K(J + 1)]·[K(J + 1), d]
- * per output: ≈ (K·J·s + K·s + K(J + 1)·s)·d² multiply-adds in all (MNIST: ≈ 1.3 G for ten outputs), against
- * ≈ 35 G for the operator on the lifted Φc.
+ * per output: (2J + 3)·K·s·d² multiply-adds in all (ΣC, g, the rank terms and the E p·Σ terms; MNIST: 1.3 G for ten
+ * outputs), against ≈ 36 G for the operator on the lifted Φc.
  */
 async function coarseImage(space: MeanSpace, c: Float64Array, s: number, backend: LinAlgBackend): Promise<QuadraticBlock> {
   const { d, J, n, D, comps, covs, means } = space;
