@@ -220,6 +220,45 @@ test('a NaN from the backend stops the solve with a NonFiniteError instead of pa
   assert.ok(calls >= 2);
 });
 
+test('a restart after recurrence drift starts from the true residual (with the coarse image) and converges to the dense fit', async () => {
+  const rng = new Rng(8);
+  const d = 7;
+  const net = mlp(rng, d, 6, 2, 'gelu');
+  const mix = new GaussianMixture(randWeights(rng, 3), [0, 1, 2].map((k) => randGaussian(rng, d, { isolated: k === 1 ? 2 : 0 })));
+  // A backend that is off by a relative 1e-7 in one product: the first update of the iterate's linear coefficients
+  // (x ← x + coarse solution at the start: a block product over the two outputs with alpha = beta = 1 and n = d; not
+  // the quadratic ones, where an elementwise perturbation would add an antisymmetric part that no polynomial sees).
+  // The iterate then drifts from the residual the recurrence carries; CG converges on the recurrence, the check on
+  // convergence finds the true residual above the tolerance, and the solve restarts from the true residual (coarse
+  // correction and its closed-form image again). Skipping either step at a restart fails this test alone.
+  // (A perturbed operator product or coarse image would not do: A-DEF2 needs Φᵀr = 0 at every start, and CG then
+  // stalls near the perturbation's size instead of converging on the recurrence.)
+  const base = getBackend();
+  let noisy = 1;
+  const drifting: LinAlgBackend = Object.assign(Object.create(base) as LinAlgBackend, {
+    dgemm(...args: Parameters<LinAlgBackend['dgemm']>) {
+      base.dgemm(...args);
+      const [transA, , m, n, , alpha, , , beta, c] = args;
+      if (noisy > 0 && transA && m === 2 && n === d && alpha === 1 && beta === 1) {
+        noisy--;
+        for (let i = 0; i < c.length; i++) c[i]! *= 1 + 1e-7 * Math.sin(7 * i);
+      }
+    },
+  });
+  for (const deflation of ['mean', 'affine'] as const) {
+    noisy = 1;
+    const seen: number[] = [];
+    const res = await fitQuadraticMixtureKrylov(net, mix, { tol: 1e-12, ridge: 0, deflation, backend: drifting, onIteration: (_, r) => { seen.push(r); } });
+    assert.equal(noisy, 0, 'the perturbed product ran');
+    assert.equal(res.converged, true);
+    assert.ok(Math.max(...res.residuals) <= 1e-12, `${deflation}: residuals ${res.residuals}`);
+    assertSameFit(res.approx, fitQuadraticMixtureDense(net, mix), 1e-8, deflation);
+    // A restart shows as a reported residual above the tolerance right after one at or below it.
+    const restarted = seen.some((r, i) => i > 0 && seen[i - 1]! <= 1e-12 && r > 1e-12);
+    assert.ok(restarted, `${deflation}: no restart happened (${seen.map((r) => r.toExponential(1)).join(' ')})`);
+  }
+});
+
 test('residual smoothing: the same solution with and without it, and never a larger true residual after as many iterations', async () => {
   const rng = new Rng(21);
   const d = 12;
