@@ -49,7 +49,7 @@ import { eigh } from '../../linalg/ops.js';
 import { PackedCholesky } from '../../linalg/packedCholesky.js';
 import { blockRowOffsets, copyPlan, runCopyPlan, type CopyPlan } from '../../linalg/copyRuns.js';
 import type { GaussianMixture } from '../inputModel.js';
-import { meanTerms, symmetrizeBlock, zeroQuadraticBlock, type MomentPreconditioner, type QuadraticBlock } from './quadraticBlock.js';
+import { addAffineMoments, meanTerms, symmetrizeBlock, zeroQuadraticBlock, type MomentPreconditioner, type QuadraticBlock } from './quadraticBlock.js';
 
 /** A preconditioner with an exact solve on a coarse space, to be applied at every (re)start of the iteration. */
 export interface DeflatedPreconditioner extends MomentPreconditioner {
@@ -376,7 +376,8 @@ async function coarseImage(space: MeanSpace, c: Float64Array, s: number, backend
     const m = comps[k]!;
     meanTerms(affine, SM, K, k, m.mu, u, Ep);
     await backend.dgemmAsync(false, false, s, d, d, 1, u, m.cov, 0, g[k]!);
-    addImageAffineRows(m.w, m.mu, Ep, T, k, K, g[k]!, WE, out);
+    addTrace(m.w, Ep, T, k, K, WE);
+    addAffineMoments(m.w, m.mu, Ep, g[k]!, out);
   }
   // 2M_q = 2·[π_kY_k | π_k(g_kq + ½E_kqμ_k)]·[Σ_kC_q | μ_k]ᵀ, then M_q + M_qᵀ by the symmetrisation, then the
   // E_kqπ_kΣ_k terms as one product over the components.
@@ -404,16 +405,11 @@ function coarseDirections(c: Float64Array, s: number, d: number, J: number, n: n
   return Call;
 }
 
-/** E_kq = Ep_q + T[q, k] (meanTerms left out the trace); out.a += wE, out.b += w(μE + g); WE[q, k] = wE_kq. */
-function addImageAffineRows(
-  w: number, mu: Float64Array, Ep: Float64Array, T: Float64Array, k: number, K: number, g: Float64Array, WE: Float64Array, out: QuadraticBlock,
-): void {
-  const d = out.dim;
-  for (let q = 0; q < out.count; q++) {
-    const e = Ep[q]! + T[q * K + k]!;
-    WE[q * K + k] = w * e;
-    out.a[q]! += w * e;
-    for (let i = 0; i < d; i++) out.b[q * d + i]! += w * (mu[i]! * e + g[q * d + i]!);
+/** E_kq = Ep_q + T[q, k] in place (meanTerms leaves out the trace), and WE[q, k] = wE_kq. */
+function addTrace(w: number, Ep: Float64Array, T: Float64Array, k: number, K: number, WE: Float64Array): void {
+  for (let q = 0; q < Ep.length; q++) {
+    Ep[q]! += T[q * K + k]!;
+    WE[q * K + k] = w * Ep[q]!;
   }
 }
 

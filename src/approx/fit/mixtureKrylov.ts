@@ -130,7 +130,7 @@ import { checkRareComponents, DEFAULT_RARE_COMPONENTS, pooledGaussianPreconditio
 import { affineDeflation, MEAN_DEFLATION_MAX_DIM, meanDirectionCoarseDim, meanDirectionDeflation } from './coarseDeflation.js';
 import { fitLinearGaussian, fitQuadraticGaussian, outputMean } from './gaussian.js';
 import {
-  blockGemm, columnNorms, copyBlock, meanTerms, quadraticBlockGram, quadraticBlockGrams, releaseBlock, replicatePlan, scatterColumns, selectColumns, symmetrizeBlock,
+  addAffineMoments, blockGemm, columnNorms, copyBlock, meanTerms, quadraticBlockGram, quadraticBlockGrams, releaseBlock, replicatePlan, scatterColumns, selectColumns, symmetrizeBlock,
   uninitialisedQuadraticBlock, upperTriangleProducts, zeroQuadraticBlock,
   type MomentOperator, type MomentPreconditioner, type QuadraticBlock,
 } from './quadraticBlock.js';
@@ -477,15 +477,11 @@ async function applyMomentOperator(
 function accumulateLowRankTerms(
   w: number, mu: Float64Array, Ep: Float64Array, cov: Float64Array, out: QuadraticBlock, Gt: Float64Array, K: number, k: number,
 ): void {
+  addAffineMoments(w, mu, Ep, cov, out);
   const d = out.dim;
   for (let q = 0; q < out.count; q++) {
     const e = Ep[q]!;
-    out.a[q]! += w * e;
-    for (let i = 0; i < d; i++) {
-      const ci = cov[q * d + i]!;
-      out.b[q * d + i]! += w * (mu[i]! * e + ci);
-      Gt[(q * d + i) * K + k] = w * (ci + 0.5 * e * mu[i]!);
-    }
+    for (let i = 0; i < d; i++) Gt[(q * d + i) * K + k] = w * (cov[q * d + i]! + 0.5 * e * mu[i]!);
   }
 }
 
@@ -778,14 +774,14 @@ async function blockPcg(
   const relres: number[] = Array.from(bnorm, (n) => (n === 0 ? 0 : 1));
   let applications = 0;
   let blockIterations = 0;
-  /** B − A·Xc for the columns `cols` of B (Xc holds those columns of X): one operator application. */
-  const residualOf = async (cols: number[], Xc: QuadraticBlock): Promise<QuadraticBlock> => {
-    const AX = await op.apply(Xc);
+  /** The true residual B − A·X of every column: one operator application. */
+  const trueResidual = async (): Promise<QuadraticBlock> => {
+    const AX = await op.apply(X);
     applications++;
-    const Rc = cols.length === s ? copyBlock(B) : selectColumns(B, cols);
-    blockGemm(-1, AX, identity(cols.length), 1, Rc, backend);
+    const Rx = copyBlock(B);
+    blockGemm(-1, AX, identity(s), 1, Rx, backend);
     releaseBlock(AX);
-    return Rc;
+    return Rx;
   };
   const outOfBudget = (): boolean => blockIterations >= opts.maxIterations || (performance.now() - start) / 1000 >= opts.maxSeconds;
   const budgetError = (): ConvergenceError => new ConvergenceError(
@@ -872,7 +868,7 @@ async function blockPcg(
     smoother?.finish(X);
     if (stopped && opts.throwOnNonConvergence) throw budgetError();
     // True residual of every column.
-    R = await residualOf(Array.from({ length: s }, (_, j) => j), X);
+    R = await trueResidual();
     const norms = finiteNorms(R, `the recomputed residual after ${applications} operator applications`, backend);
     let worst = 0;
     for (let j = 0; j < s; j++) {

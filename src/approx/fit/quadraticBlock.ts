@@ -230,6 +230,19 @@ export function meanTerms(
   }
 }
 
+/**
+ * out.a_q += w·E p_q and out.b_q += w·(μ E p_q + Cov(x, p_q)): one component's E p and E[x p] = μ E p + Cov(x, p)
+ * (Stein), with Cov(x, p_q) the rows of `cov` [count, dim]. Shared by the moment operator and the coarse image.
+ */
+export function addAffineMoments(w: number, mu: Float64Array, Ep: Float64Array, cov: Float64Array, out: QuadraticBlock): void {
+  const d = out.dim;
+  for (let q = 0; q < out.count; q++) {
+    const e = Ep[q]!;
+    out.a[q]! += w * e;
+    for (let i = 0; i < d; i++) out.b[q * d + i]! += w * (mu[i]! * e + cov[q * d + i]!);
+  }
+}
+
 /** θ ↦ Aθ for blocks of polynomials (the mixture moment operator). */
 export interface MomentOperator {
   readonly dim: number;
