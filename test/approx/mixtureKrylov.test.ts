@@ -434,6 +434,57 @@ describe('moment operator', () => {
     });
   }
 
+  for (const backend of availableBackends()) {
+    test(`coordinates decoupled in every component with one variance (one shared product) and with different ones (${backend.name})`, async () => {
+      // Coordinates 0 and 1 are decoupled with variance 0.3 in every component: their cross products go through the
+      // shared product. Coordinate 2 is decoupled everywhere but with unequal variances, coordinate 3 in one
+      // component only: both stay with their components. The means differ, which the shared product allows.
+      const r = new Rng(14);
+      const dd = 6;
+      const blank = (g: Gaussian, i: number, v: number): Gaussian => {
+        const S = g.covariance().clone();
+        for (let j = 0; j < dd; j++) {
+          S.set(i, j, 0);
+          S.set(j, i, 0);
+        }
+        S.set(i, i, v);
+        return new Gaussian(g.mean, S);
+      };
+      const comps = [0.2, 0.4, 0.4].map((v, k) => {
+        const g = blank(randGaussian(r, dd, { isolated: 2 }), 2, v);
+        return k === 1 ? blank(g, 3, 0.5) : g;
+      });
+      const shared = new GaussianMixture(Float64Array.from([0.3, 0.5, 0.2]), comps);
+      const x = randomBlock(new Rng(15), 3, dd);
+      for (const lanes of [1, 2] as const) {
+        const Ax = await mixtureMomentOperator(shared, backend, lanes).apply(x);
+        const G = quadraticBlockGram(x, Ax, backend);
+        for (let q = 0; q < 3; q++) {
+          const oracle = secondMomentOracle(shared, x, q);
+          assert.ok(Math.abs(G[q * 3 + q]! - oracle) <= 1e-12 * Math.abs(oracle), `lanes ${lanes}: ${G[q * 3 + q]} vs ${oracle}`);
+        }
+        // ⟨y, Ax⟩ for a y that lives on the shared rows only (S[t, ·] for t = 0, 1), by polarisation of the oracle.
+        const y = zeroQuadraticBlock(1, dd);
+        for (const t of [0, 1]) for (let j = 0; j < dd; j++) y.S[t * dd + j] = y.S[j * dd + t] = 0.3 + 0.1 * j - 0.2 * t;
+        const xq = zeroQuadraticBlock(1, dd);
+        xq.a[0] = x.a[0]!;
+        xq.b.set(x.b.subarray(0, dd));
+        xq.S.set(x.S.subarray(0, dd * dd));
+        const sum = zeroQuadraticBlock(2, dd);
+        for (const key of ['a', 'b', 'S'] as const) {
+          const n = xq[key].length;
+          for (let i = 0; i < n; i++) {
+            sum[key][i] = xq[key][i]! + y[key][i]!;
+            sum[key][n + i] = xq[key][i]! - y[key][i]!;
+          }
+        }
+        const polar = (secondMomentOracle(shared, sum, 0) - secondMomentOracle(shared, sum, 1)) / 4;
+        const yAx = quadraticBlockGram(y, await mixtureMomentOperator(shared, backend, lanes).apply(xq), backend)[0]!;
+        assert.ok(Math.abs(yAx - polar) <= 1e-12 * secondMomentOracle(shared, xq, 0), `lanes ${lanes}: ⟨y, Ax⟩ ${yAx} vs ${polar}`);
+      }
+    });
+  }
+
   test('lanes other than 1, 2 or auto are refused', () => {
     for (const bad of [0, 3, 1.5, 'two']) {
       assert.throws(() => mixtureMomentOperator(mix, getBackend(), bad as never), (e: unknown) => e instanceof InvalidArgumentError && /lanes must be 1, 2 or 'auto'/.test((e as Error).message));
