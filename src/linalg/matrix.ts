@@ -158,6 +158,29 @@ export function symmetrizeInPlace(data: Float64Array, n: number, offset = 0): vo
 }
 
 /**
+ * The principal submatrices A[keep, keep] of `count` n×n row-major blocks stored one after another, written in place
+ * as m×m blocks one after another at the front of `blocks` (m = keep.length; keep strictly ascending). Every entry
+ * is written at or before where it is read, and after every entry read before it, so no copy is needed. Returns the
+ * front part, count·m² entries.
+ */
+export function principalSubmatricesInPlace(blocks: Float64Array, count: number, n: number, keep: Int32Array): Float64Array {
+  const m = keep.length;
+  for (let i = 1; i < m; i++) if (!(keep[i]! > keep[i - 1]!)) throw new InvalidArgumentError('principalSubmatricesInPlace: keep must be strictly ascending');
+  if (m > 0 && (keep[0]! < 0 || keep[m - 1]! >= n)) throw new InvalidArgumentError(`principalSubmatricesInPlace: keep must lie in [0, ${n})`);
+  if (blocks.length < count * n * n) throw new ShapeError(`principalSubmatricesInPlace: ${count} blocks of ${n}×${n} need ${count * n * n} entries, got ${blocks.length}`);
+  for (let b = 0; b < count; b++) {
+    const from = b * n * n;
+    const to = b * m * m;
+    for (let r = 0; r < m; r++) {
+      const src = from + keep[r]! * n;
+      const dst = to + r * m;
+      for (let c = 0; c < m; c++) blocks[dst + c] = blocks[src + keep[c]!]!;
+    }
+  }
+  return blocks.subarray(0, count * m * m);
+}
+
+/**
  * Throws `InvalidArgumentError` if the first `outNeed` elements of `output` overlap the first `inNeed` of `input`
  * (views of one buffer that do not overlap are fine): a routine that writes `output` while reading `input` would
  * read its own results.

@@ -29,6 +29,7 @@ import { ConvergenceError, InvalidArgumentError, NonFiniteError, NotPositiveDefi
 import type { LinAlgBackend } from '../../src/linalg/backend.js';
 import { loadGolden, relErr } from './golden.js';
 import { affineDeflation, meanDirectionCoarseForTests, meanDirectionDeflation } from '../../src/approx/fit/coarseDeflation.js';
+import { componentIndependentCoordinates } from '../../src/approx/fit/coordinateSplit.js';
 import { availableBackends, getBackend } from '../../src/linalg/index.js';
 import { randCovariance, randGlu as glu, randMlp as mlp, randVec } from '../random.js';
 
@@ -838,6 +839,19 @@ describe('coordinates independent of the component (never-lit pixels)', () => {
       }
       assert.ok(Math.sqrt(num / den) < 1e-12, `Φᵀ(r − AΦc) on the kept space, output ${q}: ${Math.sqrt(num / den)}`);
     }
+  });
+
+  test('the criterion: decoupled in every component, one mean and one variance, compared exactly', () => {
+    const of = (m: GaussianMixture) => Array.from(componentIndependentCoordinates(m.components.map((g) => ({ mean: g.mean, cov: g.covariance().data })), d));
+    assert.deepEqual(of(mix), [0]);
+    const shifted = (g: Gaussian, i: number, by: number): Gaussian => {
+      const m = g.mean.slice();
+      m[i]! += by;
+      return new Gaussian(m, g.covariance());
+    };
+    assert.deepEqual(of(new GaussianMixture(mix.weights, [shifted(comps[0]!, 0, 1e-12), ...comps.slice(1)])), []);
+    assert.deepEqual(of(ridgedMixture(new GaussianMixture(mix.weights, [ridgedMixture(new GaussianMixture(Float64Array.of(1), [comps[0]!]), 1e-9).components[0]!, ...comps.slice(1)]), 0)), []);
+    assert.deepEqual(of(new GaussianMixture(Float64Array.of(1), [comps[1]!])), [0, 1, 2, 3]);
   });
 
   test('the solve with them left out equals the dense fit', async () => {

@@ -826,6 +826,36 @@ describe('symmetrizeInPlace', () => {
   });
 });
 
+describe('principalSubmatricesInPlace', () => {
+  test('writes A[keep, keep] of every block to the front, as the copies would', async () => {
+    const { principalSubmatricesInPlace } = await import('../../src/linalg/matrix.js');
+    for (const [n, count, keep] of [[5, 1, [0, 2, 4]], [6, 3, [1, 2, 3, 5]], [4, 2, [0, 1, 2, 3]], [3, 2, [2]], [3, 1, []]] as const) {
+      const blocks = Float64Array.from({ length: count * n * n }, (_, i) => i + 0.5);
+      const before = blocks.slice();
+      const m = keep.length;
+      const out = principalSubmatricesInPlace(blocks, count, n, Int32Array.from(keep));
+      assert.equal(out.length, count * m * m);
+      assert.equal(out.buffer, blocks.buffer);
+      for (let b = 0; b < count; b++) {
+        for (let r = 0; r < m; r++) {
+          for (let c = 0; c < m; c++) assert.equal(out[b * m * m + r * m + c], before[b * n * n + keep[r]! * n + keep[c]!], `n ${n} block ${b} (${r}, ${c})`);
+        }
+      }
+    }
+  });
+
+  test('refuses unsorted or out-of-range indices and too short storage', async () => {
+    const { principalSubmatricesInPlace } = await import('../../src/linalg/matrix.js');
+    const { InvalidArgumentError, ShapeError } = await import('../../src/errors.js');
+    const a = new Float64Array(9);
+    assert.throws(() => principalSubmatricesInPlace(a, 1, 3, Int32Array.of(1, 0)), InvalidArgumentError);
+    assert.throws(() => principalSubmatricesInPlace(a, 1, 3, Int32Array.of(1, 1)), InvalidArgumentError);
+    assert.throws(() => principalSubmatricesInPlace(a, 1, 3, Int32Array.of(0, 3)), InvalidArgumentError);
+    assert.throws(() => principalSubmatricesInPlace(a, 1, 3, Int32Array.of(-1)), InvalidArgumentError);
+    assert.throws(() => principalSubmatricesInPlace(a, 2, 3, Int32Array.of(0)), ShapeError);
+  });
+});
+
 describe('assertFinite', () => {
   test('finds NaN and ±∞ at every position (typed fast paths and the generic one) and names the first index', async () => {
     const { assertFinite } = await import('../../src/linalg/matrix.js');

@@ -44,11 +44,12 @@
  */
 import { NotPositiveDefiniteError } from '../../errors.js';
 import type { LinAlgBackend } from '../../linalg/backend.js';
-import { Matrix } from '../../linalg/matrix.js';
+import { Matrix, principalSubmatricesInPlace } from '../../linalg/matrix.js';
 import { eigh } from '../../linalg/ops.js';
 import { PackedCholesky } from '../../linalg/packedCholesky.js';
 import { blockRowOffsets, copyPlan, runCopyPlan, type CopyPlan } from '../../linalg/copyRuns.js';
 import type { GaussianMixture } from '../inputModel.js';
+import { componentIndependentCoordinates } from './coordinateSplit.js';
 import { addAffineMoments, meanTerms, symmetrizeBlock, zeroQuadraticBlock, type MomentPreconditioner, type QuadraticBlock } from './quadraticBlock.js';
 
 /** A preconditioner with an exact solve on a coarse space, to be applied at every (re)start of the iteration. */
@@ -170,8 +171,7 @@ async function deflation(
   addKernelShift(space, E, backend);
   const keep = prune ? keptCoarseIndices(space) : Int32Array.from({ length: n }, (_, i) => i);
   const m = keep.length;
-  if (m < n) keepRowsAndColumns(E, n, keep);
-  const kept = m < n ? E.subarray(0, m * m) : E;
+  const kept = m < n ? principalSubmatricesInPlace(E, 1, n, keep) : E;
   try {
     await backend.dpotrfAsync(m, kept);
   } catch (e) {
@@ -214,40 +214,21 @@ async function deflation(
  * MNIST: the 67 pixels dark in every training image, 670 of the 7841 coarse coordinates). Such a t splits the
  * quadratics into the functions (x_t − m_t)·g(x), g affine and free of x_t, and the rest: the mixture's moments and
  * the pooled Gaussian's agree on the first kind (v_t times the second moments of g, which pooling keeps), and
- * neither couples them to the rest, so the preconditioned operator is the identity there and deflating them changes
- * nothing but the cost (the coarse solve reads a factor of (n − |T|(J + 1))² entries per iteration instead of n²).
- * Their mean-direction quadratics x_t·(δᵀx) have δ_t = 0 and lie in that class too.
+ * neither couples them to the rest. With the pooled inverse as the base (rescaled or not) the preconditioned operator
+ * is the identity there, and deflating them changes nothing but the cost: the coarse solve reads a factor of
+ * (n − |T|(J + 1))² entries per iteration instead of n². Their mean-direction quadratics x_t·(δᵀx) have δ_t = 0 and
+ * lie in that class too. The rare-coordinate row blocks of the default base are an additive split that is not exact
+ * on these functions; with them the two deflations are different valid preconditioners (MNIST: 90 operator
+ * applications either way).
  */
 function keptCoarseIndices(space: MeanSpace): Int32Array {
   const { d, J, n, comps } = space;
   const independent = new Uint8Array(d);
-  for (let t = 0; t < d; t++) {
-    const { mu, cov } = comps[0]!;
-    independent[t] = comps.every((c) => c.mu[t] === mu[t] && c.cov[t * d + t] === cov[t * d + t] && decoupledIn(c.cov, d, t)) ? 1 : 0;
-  }
+  for (const t of componentIndependentCoordinates(comps.map((c) => ({ mean: c.mu, cov: c.cov })), d)) independent[t] = 1;
   const keep: number[] = [0];
   for (let t = 0; t < d; t++) if (independent[t] === 0) keep.push(1 + t);
   for (let t = 0; t < d; t++) if (independent[t] === 0) for (let j = 0; j < J; j++) keep.push(1 + d + t * J + j);
   return keep.length === n ? Int32Array.from({ length: n }, (_, i) => i) : Int32Array.from(keep);
-}
-
-/** Whether row t of the d×d covariance is zero off the diagonal. */
-function decoupledIn(cov: Float64Array, d: number, t: number): boolean {
-  for (let j = 0; j < d; j++) if (j !== t && cov[t * d + j] !== 0) return false;
-  return true;
-}
-
-/**
- * E[keep, keep] into the leading m×m entries of E [n, n], in place: keep ascends, so every entry is written at or
- * before where it is read and after every entry read before it.
- */
-function keepRowsAndColumns(E: Float64Array, n: number, keep: Int32Array): void {
-  const m = keep.length;
-  for (let r = 0; r < m; r++) {
-    const from = keep[r]! * n;
-    const to = r * m;
-    for (let c = 0; c < m; c++) E[to + c] = E[from + keep[c]!]!;
-  }
 }
 
 /** t ← t − u (a synchronous helper, like the other element loops; see restrictedOperator). */
