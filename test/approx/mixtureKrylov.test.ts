@@ -20,7 +20,7 @@ import { fitQuadraticGaussian } from '../../src/approx/fit/gaussian.js';
 import { fitQuadraticMixtureDense } from '../../src/approx/fit/mixture.js';
 import { accumulateFeatureSecondMoments, featureCount, quadraticPairs } from '../../src/approx/fit/normalEquations.js';
 import {
-  AUTO_RIDGE_RELATIVE, fitQuadraticMixtureKrylov, mixtureMomentOperator, mixtureRidge, pooledGaussianPreconditioner,
+  AUTO_RIDGE_RELATIVE, fitQuadraticMixtureKrylov, mixtureMomentOperator, mixtureRidge, pooledGaussianPreconditioner, sharedCrossRowsForTests,
   quadraticBlockGram, rareCoordinates, ridgedMixture, zeroQuadraticBlock, type QuadraticBlock,
 } from '../../src/approx/fit/mixtureKrylov.js';
 import { rareRowCovariances } from '../../src/approx/fit/pooledPreconditioner.js';
@@ -482,6 +482,62 @@ describe('moment operator', () => {
         const polar = (secondMomentOracle(shared, sum, 0) - secondMomentOracle(shared, sum, 1)) / 4;
         const yAx = quadraticBlockGram(y, await mixtureMomentOperator(shared, backend, lanes).apply(xq), backend)[0]!;
         assert.ok(Math.abs(yAx - polar) <= 1e-12 * secondMomentOracle(shared, xq, 0), `lanes ${lanes}: ⟨y, Ax⟩ ${yAx} vs ${polar}`);
+      }
+    });
+  }
+
+  for (const backend of availableBackends()) {
+    test(`a coordinate decoupled in most components and coupled in one: shared product minus the coupled one (${backend.name})`, async () => {
+      // d = 8, five components. Coordinate 7 is decoupled with variance 0.25 in components 0–3 and coupled in 4:
+      // sharing costs u² + a_4² = 64 + 64 against 4·7² = 196 multiply-adds per row, so the operator shares it and
+      // takes component 4's part back out. Coordinate 6 is decoupled in all five (different means, one variance).
+      const r = new Rng(16);
+      const dd = 8;
+      const blank = (g: Gaussian, i: number, v: number): Gaussian => {
+        const S = g.covariance().clone();
+        for (let j = 0; j < dd; j++) {
+          S.set(i, j, 0);
+          S.set(j, i, 0);
+        }
+        S.set(i, i, v);
+        return new Gaussian(g.mean, S);
+      };
+      const comps = [0, 1, 2, 3, 4].map((k) => {
+        const g = blank(randGaussian(r, dd), 6, 0.3);
+        return k < 4 ? blank(g, 7, 0.25) : g;
+      });
+      const mix = new GaussianMixture(randWeights(r, 5), comps);
+      assert.deepEqual(sharedCrossRowsForTests(mix), [6, 7]);
+      const x = randomBlock(new Rng(17), 2, dd);
+      for (const lanes of [1, 2] as const) {
+        const op = mixtureMomentOperator(mix, backend, lanes);
+        const Ax = await op.apply(x);
+        const G = quadraticBlockGram(x, Ax, backend);
+        for (let q = 0; q < 2; q++) {
+          const oracle = secondMomentOracle(mix, x, q);
+          assert.ok(Math.abs(G[q * 2 + q]! - oracle) <= 1e-12 * Math.abs(oracle), `lanes ${lanes}: ${G[q * 2 + q]} vs ${oracle}`);
+        }
+        // Every entry of row 7 against the oracle, by polarisation with the unit quadratics e_7e_jᵀ + e_je_7ᵀ.
+        const xq = zeroQuadraticBlock(1, dd);
+        xq.a[0] = x.a[0]!;
+        xq.b.set(x.b.subarray(0, dd));
+        xq.S.set(x.S.subarray(0, dd * dd));
+        const Axq = await op.apply(xq);
+        for (let j = 0; j < dd; j++) {
+          const y = zeroQuadraticBlock(1, dd);
+          y.S[7 * dd + j] = y.S[j * dd + 7] = 1;
+          const sum = zeroQuadraticBlock(2, dd);
+          for (const key of ['a', 'b', 'S'] as const) {
+            const n = xq[key].length;
+            for (let i = 0; i < n; i++) {
+              sum[key][i] = xq[key][i]! + y[key][i]!;
+              sum[key][n + i] = xq[key][i]! - y[key][i]!;
+            }
+          }
+          const polar = (secondMomentOracle(mix, sum, 0) - secondMomentOracle(mix, sum, 1)) / 4;
+          const got = quadraticBlockGram(y, Axq, backend)[0]!;
+          assert.ok(Math.abs(got - polar) <= 1e-12 * secondMomentOracle(mix, xq, 0), `lanes ${lanes}, (7, ${j}): ${got} vs ${polar}`);
+        }
       }
     });
   }

@@ -13,7 +13,9 @@
  * - Operator, per component N(μ, Σ): E p = a + bᵀμ + tr(SΣ) + μᵀSμ, Cov(x, p) = Σ(b + 2Sμ) (Stein), and
  *   E[x xᵀ p] = 2ΣSΣ + E p·(Σ + μμᵀ) + μ Cov(x,p)ᵀ + Cov(x,p) μᵀ. Coordinates whose covariance row is zero off the
  *   diagonal (pixels that are constant within a class, kept alive only by the ridge) are split off exactly, so the
- *   products run on the coupled coordinates A only (MNIST: ~570 of 784 per class). The outputs are gathered
+ *   products run on the coupled coordinates A only (MNIST: ~570 of 784 per class); those decoupled with one variance
+ *   in most components (MNIST: 192 pixels, 67 of them in every class) get their cross products with the coupled ones
+ *   from one product for all components ({@link SharedDecoupledRows}). The outputs are gathered
  *   interleaved (native sub-block copies, linalg/copyRuns.ts) so that each product serves the whole block, and
  *   ΣSΣ on A×A is C(UC) + (C(UC))ᵀ with U the upper triangle of S: a triangular product and one GEMM, 1.5 a³
  *   multiply-adds per output instead of 2 a³. With the native backend the components run in two lanes of about
@@ -33,7 +35,8 @@
  *   'affine' (coarseDeflation.ts) deflates the affine functions through the mixture's (d+1)×(d+1) second-moment
  *   matrix, nearly free; 'mean' (coarseDeflation.ts) adds the mean-direction quadratics, dimension 1 + d + d·J
  *   (J ≤ K − 1; MNIST 7841), with a dense coarse matrix in closed form (≈ 7 s and ≈ 1 GB at MNIST size) and ≈ 0.2 s
- *   more per iteration there. Default 'auto': 'mean' up to dimension 8192, else 'affine'.
+ *   more per iteration there; the coordinates independent of the component (coordinateSplit.ts) leave it before the
+ *   factorisation (MNIST: 7171 kept). Default 'auto': 'mean' up to dimension 8192, else 'affine'.
  *   Every (re)start first applies the exact coarse correction; its image AΦc comes in closed form with it
  *   (coarseDeflation.ts), so the corrected residual costs no operator application (≈ 0.2 s instead of ≈ 1.3–2 s at
  *   MNIST size).
@@ -57,7 +60,13 @@
  *     triangle step of ΣSΣ as strided GEMMs over block rows instead of dtrmm (paired in-process A/B over 30
  *     applications with two lanes: +22 ± 32 ms), the coarse Cholesky solves on the factor in place (the backward
  *     sweep's transposed panels are ≈ 2× slower in OpenBLAS's skinny GEMM: 194–199 vs 120–131 ms per solve), and dsymm
- *     for the rare-pixel rows (115 vs 80 ms for the 104 products: it reads half the matrix but packs it slowly). With the
+ *     for the rare-pixel rows (115 vs 80 ms for the 104 products: it reads half the matrix but packs it slowly).
+ *     Session 10 made an application ≈ 10 % cheaper (the shared cross products: paired A/Bs −74 ± 28 and −60 ± 24 ms
+ *     per application of the operator) and the coarse space 670 coordinates smaller (set-up ≈ 1–3 s less, the
+ *     deflated preconditioner −40 ± 16 ms per application); 90 applications (one more than session 9 by rounding:
+ *     the same count with the full coarse space). Full A-reorthogonalisation of every search block against all
+ *     earlier ones (an experiment, 9.2 GiB) took 84 applications instead of 89–90: the loss of orthogonality costs
+ *     ≈ 6 %, less than any reorthogonalisation would (≈ 30–40 ms per stored block and iteration). With the
  *     smoothing alone: 90 applications, 218.6 s and 230.0 s (GEMM 56–58 GF/s; operator 118–126 s, preconditioner
  *     64–67 s, the rest 23–24 s), against ≈ 255 s for the code before it on a day as slow; smoothing from the first
  *     iteration instead of near the tolerance gave the same 90 (234.5 s, GEMM 49–57 GF/s).
@@ -252,11 +261,12 @@ interface ComponentOperatorData {
   /** diag Σ[Ā] [d − a]. */
   decoupledVar: Float64Array;
   /**
-   * The coordinates of Ā whose cross products S[t, A]Σ[A, A] this component computes itself: all of Ā except the
-   * shared decoupled coordinates (see {@link SharedDecoupledRows}), with their variances.
+   * The rows t whose cross products S[t, A]Σ[A, A] this component adds itself, ascending, and their weights: the
+   * coordinates of Ā that are not shared, with 4πv_t, and the coupled coordinates that are shared, with −4πv_t (see
+   * {@link SharedDecoupledRows}).
    */
   crossRows: Int32Array;
-  crossVar: Float64Array;
+  crossScale: Float64Array;
   /** A followed by the cross rows. */
   rowOrder: Int32Array;
   /** Column runs of A: gathering full rows into packed ones, and scattering packed rows back. */
@@ -276,20 +286,25 @@ function componentOperatorData(g: Gaussian, weight: number): ComponentOperatorDa
   const decoupledVar = Float64Array.from(decoupled, (i) => cov[i * d + i]!);
   const A = indexRuns(coupled);
   return {
-    weight, mean: g.mean, cov, coupled, decoupled, coupledCov, decoupledVar, crossRows: decoupled, crossVar: decoupledVar,
+    weight, mean: g.mean, cov, coupled, decoupled, coupledCov, decoupledVar,
+    crossRows: decoupled, crossScale: decoupledVar.map((v) => 4 * weight * v),
     rowOrder: Int32Array.from([...coupled, ...decoupled]),
     gatherCoupled: columnRunTable(A, true), scatterCoupled: columnRunTable(A, false), plans: new Map(),
   };
 }
 
 /**
- * Coordinates that are decoupled in every component with one and the same variance v_t (MNIST: the 67 pixels that
- * are dark in every training image, held at the ridge ε): their cross products with the coupled coordinates of all
- * components sum to one product. Component k adds 4π_k v_t S[t, A_k]Σ_k[A_k, A_k] to row t (see
- * {@link addCovarianceSandwich}), that is 4v_t·S[t, ·]·π_kΣ̂_k with Σ̂_k the covariance zeroed outside A_k × A_k; over
- * the components, 4v_t·S[t, ·]·Σ̂ with Σ̂ = Σ_k π_kΣ̂_k, non-zero only on the union U of the A_k. One product
- * [n·s, u]·[u, u] replaces K products [n·s, a_k]·[a_k, a_k] (MNIST: ≈ 0.4 G multiply-adds instead of ≈ 2.2 G for ten
- * outputs, ≈ 5 % of an application).
+ * Rows whose cross products with the coupled coordinates are cheaper summed over the components. Component k adds
+ * 4π_k v S[t, A_k]Σ_k[A_k, A_k] to row t of E[x xᵀ p] for every t decoupled in it with variance v (see
+ * {@link addCovarianceSandwich}), that is 4v·S[t, ·]·π_kΣ̂_k with Σ̂_k the covariance zeroed outside A_k × A_k. When
+ * t is decoupled with one variance v_t in a set D_t of components and coupled in the others N_t, the sum over D_t is
+ * 4v_t·S[t, ·](Σ̂ − Σ_{k∈N_t} π_kΣ̂_k) with Σ̂ = Σ_k π_kΣ̂_k (non-zero only on the union U of the A_k): one shared
+ * product [n·s, u]·[u, u] for all such rows, and in each component of N_t the row t again with weight −4π_k v_t,
+ * instead of one row per component of D_t. A row is shared when that costs fewer multiply-adds, u² + Σ_{N_t} a_k²
+ * against Σ_{D_t} a_k². MNIST: the 67 pixels no training image lights (D_t all ten classes) and 125 more that are
+ * dark in most classes, 192 rows; the cross products of all components take 3.4 instead of 6.9 G multiply-adds for
+ * ten outputs (0.99 shared, 0.97 taken back out, 1.41 still per component). Paired in-process A/Bs: the 67 pixels
+ * alone −74 ± 28 ms per application, the other 125 a further −60 ± 24 ms.
  */
 interface SharedDecoupledRows {
   rows: Int32Array;
@@ -304,29 +319,54 @@ interface SharedDecoupledRows {
 }
 
 /**
- * Finds the shared decoupled coordinates of the components (null if there are none), and removes them from every
- * component's own cross rows.
+ * Chooses the shared rows (null if none pays) and sets every component's own cross rows accordingly (module-level
+ * documentation of {@link SharedDecoupledRows}).
  */
 function sharedDecoupledRows(comps: ComponentOperatorData[], d: number): SharedDecoupledRows | null {
   if (comps.length === 0) return null;
-  const varianceIn = (c: ComponentOperatorData): Map<number, number> => new Map(Array.from(c.decoupled, (t, i) => [t, c.decoupledVar[i]!]));
-  const maps = comps.map(varianceIn);
-  const rows = Array.from(comps[0]!.decoupled).filter((t) => {
-    const v = maps[0]!.get(t)!;
-    return maps.every((m) => m.get(t) === v);
-  });
-  if (rows.length === 0) return null;
-  const shared = new Set(rows);
-  for (const c of comps) {
-    const own = Array.from(c.decoupled.keys()).filter((i) => !shared.has(c.decoupled[i]!));
-    c.crossRows = Int32Array.from(own, (i) => c.decoupled[i]!);
-    c.crossVar = Float64Array.from(own, (i) => c.decoupledVar[i]!);
-    c.rowOrder = Int32Array.from([...c.coupled, ...c.crossRows]);
-  }
   const inUnion = new Uint8Array(d);
   for (const c of comps) for (const i of c.coupled) inUnion[i] = 1;
+  const u = inUnion.reduce((n, v) => n + v, 0);
+  // variance[k][t]: the variance of t in component k if t is decoupled there, else NaN.
+  const variance = comps.map((c) => {
+    const v = new Float64Array(d).fill(NaN);
+    c.decoupled.forEach((t, i) => { v[t] = c.decoupledVar[i]!; });
+    return v;
+  });
+  const rows: number[] = [];
+  const scale: number[] = [];
+  for (let t = 0; t < d; t++) {
+    const D = comps.map((_, k) => k).filter((k) => !Number.isNaN(variance[k]![t]!));
+    if (D.length === 0) continue;
+    const v = variance[D[0]!]![t]!;
+    if (!D.every((k) => variance[k]![t] === v)) continue;
+    let own = 0;
+    let shared = u * u;
+    comps.forEach((c, k) => {
+      if (Number.isNaN(variance[k]![t]!)) shared += c.coupled.length ** 2;
+      else own += c.coupled.length ** 2;
+    });
+    if (shared < own) {
+      rows.push(t);
+      scale.push(4 * v);
+    }
+  }
+  if (rows.length === 0) return null;
+  const sharedVar = new Float64Array(d).fill(NaN);
+  rows.forEach((t, i) => { sharedVar[t] = scale[i]! / 4; });
+  for (const c of comps) {
+    // Own decoupled rows that are not shared (weight 4πv), and coupled rows that are (weight −4πv_t), ascending.
+    const cross: [number, number][] = [];
+    c.decoupled.forEach((t, i) => {
+      if (Number.isNaN(sharedVar[t]!)) cross.push([t, 4 * c.weight * c.decoupledVar[i]!]);
+    });
+    for (const t of c.coupled) if (!Number.isNaN(sharedVar[t]!)) cross.push([t, -4 * c.weight * sharedVar[t]!]);
+    cross.sort((p, q) => p[0] - q[0]);
+    c.crossRows = Int32Array.from(cross, ([t]) => t);
+    c.crossScale = Float64Array.from(cross, ([, w]) => w);
+    c.rowOrder = Int32Array.from([...c.coupled, ...c.crossRows]);
+  }
   const cols = Int32Array.from(Array.from(inUnion.keys()).filter((i) => inUnion[i] === 1));
-  const u = cols.length;
   const position = new Int32Array(d).fill(-1);
   cols.forEach((i, p) => { position[i] = p; });
   const cov = new Float64Array(u * u);
@@ -339,7 +379,7 @@ function sharedDecoupledRows(comps: ComponentOperatorData[], d: number): SharedD
   }
   const U = indexRuns(cols);
   return {
-    rows: Int32Array.from(rows), scale: Float64Array.from(rows, (t) => 4 * maps[0]!.get(t)!), cols, cov,
+    rows: Int32Array.from(rows), scale: Float64Array.from(scale), cols, cov,
     gather: columnRunTable(U, true), scatter: columnRunTable(U, false), plans: new Map(),
   };
 }
@@ -392,7 +432,7 @@ function componentPlans(c: ComponentOperatorData, d: number, s: number): Compone
   const e = c.crossRows.length;
   const d2 = d * d;
   const crossScale = new Float64Array(e * s);
-  for (let q = 0; q < s; q++) for (let t = 0; t < e; t++) crossScale[q * e + t] = 4 * c.weight * c.crossVar[t]!;
+  for (let q = 0; q < s; q++) crossScale.set(c.crossScale, q * e);
   const plans: ComponentPlans = {
     gather: copyPlan(blockRowOffsets(a + e, s, 'tq', (i, q) => [q * d2 + c.rowOrder[i]! * d, (i * s + q) * a]), c.gatherCoupled, false),
     scatter: copyPlan(blockRowOffsets(a, s, 'qt', (i, q) => [i * s * a + q * a, q * d2 + c.coupled[i]! * d]), c.scatterCoupled, true),
@@ -432,10 +472,11 @@ export function mixtureMomentOperator(
   if (lanes !== 1 && lanes !== 2 && lanes !== 'auto') throw new InvalidArgumentError(`lanes must be 1, 2 or 'auto', got ${String(lanes)}`);
   const laneCount = lanes === 'auto' ? (backend.name === 'native' ? 2 : 1) : lanes;
   const split = operatorLanes(comps, laneCount);
-  const maxCoupled = Math.max(0, ...comps.map((c) => c.coupled.length));
-  const newScratch = (): OperatorScratch[] => split.map(() => new OperatorScratch(d, maxCoupled));
   const decoupledWeights = decoupledProducts(comps, d);
   const shared = sharedDecoupledRows(comps, d);
+  const maxCoupled = Math.max(0, ...comps.map((c) => c.coupled.length));
+  const maxRows = Math.max(0, ...comps.map((c) => c.rowOrder.length));
+  const newScratch = (): OperatorScratch[] => split.map(() => new OperatorScratch(maxRows, maxCoupled));
   const scratch = newScratch();
   let busy = false;
   return {
@@ -452,6 +493,12 @@ export function mixtureMomentOperator(
       }
     },
   };
+}
+
+/** Exposed for tests: the rows whose cross products the operator of `mix` shares (see {@link SharedDecoupledRows}). */
+export function sharedCrossRowsForTests(mix: GaussianMixture): number[] {
+  const comps = mix.components.flatMap((g, k) => (mix.weights[k]! > 0 ? [componentOperatorData(g, mix.weights[k]!)] : []));
+  return Array.from(sharedDecoupledRows(comps, mix.dim)?.rows ?? []);
 }
 
 /**
@@ -473,14 +520,17 @@ function operatorLanes(comps: readonly ComponentOperatorData[], lanes: number): 
   return split.map((ks) => ks.sort((p, q) => p - q));
 }
 
-/** Work arrays of the operator, grown to the largest block seen and then reused (the largest are ~o·d² doubles). */
+/**
+ * Work arrays of the operator, grown to the largest block seen and then reused (the largest are ~o·d² doubles):
+ * `maxRows` is the most rows a component gathers (its coupled coordinates and its cross rows).
+ */
 class OperatorScratch {
   gathered = new Float64Array(0);
   product = new Float64Array(0);
   square = new Float64Array(0);
-  constructor(readonly d: number, readonly maxCoupled: number) {}
+  constructor(readonly maxRows: number, readonly maxCoupled: number) {}
   ensure(count: number): void {
-    const need = count * this.d * this.maxCoupled;
+    const need = count * this.maxRows * this.maxCoupled;
     if (this.gathered.length < need) {
       this.gathered = new Float64Array(need);
       this.product = new Float64Array(need);
