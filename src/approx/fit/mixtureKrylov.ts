@@ -63,8 +63,9 @@
  *     for the rare-pixel rows (115 vs 80 ms for the 104 products: it reads half the matrix but packs it slowly).
  *     Session 10 made an application ≈ 10 % cheaper (the shared cross products: paired A/Bs −74 ± 28 and −60 ± 24 ms
  *     per application of the operator) and the coarse space 670 coordinates smaller (set-up ≈ 1–3 s less, the
- *     deflated preconditioner −40 ± 16 ms per application); 90 applications (one more than session 9 by rounding:
- *     the same count with the full coarse space). Full A-reorthogonalisation of every search block against all
+ *     deflated preconditioner −40 ± 16 ms per application); 89–90 applications (by rounding at the last iteration: 90
+ *     with the full coarse space as well), 158.5 s at a reference GEMM of 51–61 GF/s where session 9's code took
+ *     189.5–193.5 s at 53–61 GF/s. Full A-reorthogonalisation of every search block against all
  *     earlier ones (an experiment, 9.2 GiB) took 84 applications instead of 89–90: the loss of orthogonality costs
  *     ≈ 6 %, less than any reorthogonalisation would (≈ 30–40 ms per stored block and iteration). With the
  *     smoothing alone: 90 applications, 218.6 s and 230.0 s (GEMM 56–58 GF/s; operator 118–126 s, preconditioner
@@ -419,7 +420,7 @@ interface ComponentPlans {
   gather: CopyPlan;
   /** out_q[A_i, A] += Z[i, q·a + ·]. */
   scatter: CopyPlan;
-  /** out_q[t, A] += 4π v_t·Y[a + t, q·a + ·] for the component's own cross rows t. */
+  /** out_q[t, A] += w_t·Y[a + t, q·a + ·] for the component's cross rows t and their weights w_t (crossScale). */
   cross: CopyPlan;
   /** C = Σ[A, A] into every block of W [a, s·a]: W[i, q·a + ·] = C[i, ·]. */
   replicateCov: CopyPlan;
