@@ -55,6 +55,17 @@ function randWeights(rng: Rng, K: number): Float64Array {
   const s = w.reduce((a, b) => a + b, 0);
   return w.map((v) => v / s);
 }
+/** g with coordinate i decoupled: its covariance row and column zero off the diagonal, variance v. */
+function withDecoupled(g: Gaussian, i: number, v: number): Gaussian {
+  const d = g.dim;
+  const S = g.covariance().clone();
+  for (let j = 0; j < d; j++) {
+    S.set(i, j, 0);
+    S.set(j, i, 0);
+  }
+  S.set(i, i, v);
+  return new Gaussian(g.mean, S);
+}
 /** All coefficients α, β, Γ (dense) of a fit, for one relative comparison. */
 function coefficients(p: PolynomialApproximant): number[] {
   const parts = [Array.from(p.alpha), Array.from(p.beta.data)];
@@ -136,6 +147,27 @@ function secondMomentOracle(mix: GaussianMixture, x: QuadraticBlock, q: number):
   let s = 0;
   for (let i = 0; i < F; i++) for (let j = 0; j < F; j++) s += c[i]! * G.data[i * F + j]! * c[j]!;
   return s;
+}
+/** ⟨y, Ax⟩ = E_mix[p_x p_y] for one-polynomial blocks, by polarisation of {@link secondMomentOracle}. */
+function bilinearOracle(mix: GaussianMixture, x: QuadraticBlock, y: QuadraticBlock): number {
+  const sum = zeroQuadraticBlock(2, x.dim);
+  for (const key of ['a', 'b', 'S'] as const) {
+    const n = x[key].length;
+    for (let i = 0; i < n; i++) {
+      sum[key][i] = x[key][i]! + y[key][i]!;
+      sum[key][n + i] = x[key][i]! - y[key][i]!;
+    }
+  }
+  return (secondMomentOracle(mix, sum, 0) - secondMomentOracle(mix, sum, 1)) / 4;
+}
+/** The first polynomial of a block, as a block of one. */
+function firstOf(x: QuadraticBlock): QuadraticBlock {
+  const d = x.dim;
+  const out = zeroQuadraticBlock(1, d);
+  out.a[0] = x.a[0]!;
+  out.b.set(x.b.subarray(0, d));
+  out.S.set(x.S.subarray(0, d * d));
+  return out;
 }
 /** The polynomials of a fit as a block (a, b, S = Γ). */
 function asBlock(p: PolynomialApproximant): QuadraticBlock {
@@ -442,18 +474,9 @@ describe('moment operator', () => {
       // component only: both stay with their components. The means differ, which the shared product allows.
       const r = new Rng(14);
       const dd = 6;
-      const blank = (g: Gaussian, i: number, v: number): Gaussian => {
-        const S = g.covariance().clone();
-        for (let j = 0; j < dd; j++) {
-          S.set(i, j, 0);
-          S.set(j, i, 0);
-        }
-        S.set(i, i, v);
-        return new Gaussian(g.mean, S);
-      };
       const comps = [0.2, 0.4, 0.4].map((v, k) => {
-        const g = blank(randGaussian(r, dd, { isolated: 2 }), 2, v);
-        return k === 1 ? blank(g, 3, 0.5) : g;
+        const g = withDecoupled(randGaussian(r, dd, { isolated: 2 }), 2, v);
+        return k === 1 ? withDecoupled(g, 3, 0.5) : g;
       });
       const shared = new GaussianMixture(Float64Array.from([0.3, 0.5, 0.2]), comps);
       const x = randomBlock(new Rng(15), 3, dd);
@@ -464,24 +487,13 @@ describe('moment operator', () => {
           const oracle = secondMomentOracle(shared, x, q);
           assert.ok(Math.abs(G[q * 3 + q]! - oracle) <= 1e-12 * Math.abs(oracle), `lanes ${lanes}: ${G[q * 3 + q]} vs ${oracle}`);
         }
-        // ⟨y, Ax⟩ for a y that lives on the shared rows only (S[t, ·] for t = 0, 1), by polarisation of the oracle.
+        // ⟨y, Ax⟩ for a y that lives on the shared rows only (S[t, ·] for t = 0, 1).
         const y = zeroQuadraticBlock(1, dd);
         for (const t of [0, 1]) for (let j = 0; j < dd; j++) y.S[t * dd + j] = y.S[j * dd + t] = 0.3 + 0.1 * j - 0.2 * t;
-        const xq = zeroQuadraticBlock(1, dd);
-        xq.a[0] = x.a[0]!;
-        xq.b.set(x.b.subarray(0, dd));
-        xq.S.set(x.S.subarray(0, dd * dd));
-        const sum = zeroQuadraticBlock(2, dd);
-        for (const key of ['a', 'b', 'S'] as const) {
-          const n = xq[key].length;
-          for (let i = 0; i < n; i++) {
-            sum[key][i] = xq[key][i]! + y[key][i]!;
-            sum[key][n + i] = xq[key][i]! - y[key][i]!;
-          }
-        }
-        const polar = (secondMomentOracle(shared, sum, 0) - secondMomentOracle(shared, sum, 1)) / 4;
+        const xq = firstOf(x);
+        const want = bilinearOracle(shared, xq, y);
         const yAx = quadraticBlockGram(y, await mixtureMomentOperator(shared, backend, lanes).apply(xq), backend)[0]!;
-        assert.ok(Math.abs(yAx - polar) <= 1e-12 * secondMomentOracle(shared, xq, 0), `lanes ${lanes}: ⟨y, Ax⟩ ${yAx} vs ${polar}`);
+        assert.ok(Math.abs(yAx - want) <= 1e-12 * secondMomentOracle(shared, xq, 0), `lanes ${lanes}: ⟨y, Ax⟩ ${yAx} vs ${want}`);
       }
     });
   }
@@ -493,18 +505,9 @@ describe('moment operator', () => {
       // takes component 4's part back out. Coordinate 6 is decoupled in all five (different means, one variance).
       const r = new Rng(16);
       const dd = 8;
-      const blank = (g: Gaussian, i: number, v: number): Gaussian => {
-        const S = g.covariance().clone();
-        for (let j = 0; j < dd; j++) {
-          S.set(i, j, 0);
-          S.set(j, i, 0);
-        }
-        S.set(i, i, v);
-        return new Gaussian(g.mean, S);
-      };
       const comps = [0, 1, 2, 3, 4].map((k) => {
-        const g = blank(randGaussian(r, dd), 6, 0.3);
-        return k < 4 ? blank(g, 7, 0.25) : g;
+        const g = withDecoupled(randGaussian(r, dd), 6, 0.3);
+        return k < 4 ? withDecoupled(g, 7, 0.25) : g;
       });
       const mix = new GaussianMixture(randWeights(r, 5), comps);
       assert.deepEqual(sharedCrossRowsForTests(mix), [6, 7]);
@@ -517,26 +520,15 @@ describe('moment operator', () => {
           const oracle = secondMomentOracle(mix, x, q);
           assert.ok(Math.abs(G[q * 2 + q]! - oracle) <= 1e-12 * Math.abs(oracle), `lanes ${lanes}: ${G[q * 2 + q]} vs ${oracle}`);
         }
-        // Every entry of row 7 against the oracle, by polarisation with the unit quadratics e_7e_jᵀ + e_je_7ᵀ.
-        const xq = zeroQuadraticBlock(1, dd);
-        xq.a[0] = x.a[0]!;
-        xq.b.set(x.b.subarray(0, dd));
-        xq.S.set(x.S.subarray(0, dd * dd));
+        // Every entry of row 7, against the oracle with the unit quadratics e_7e_jᵀ + e_je_7ᵀ.
+        const xq = firstOf(x);
         const Axq = await op.apply(xq);
         for (let j = 0; j < dd; j++) {
           const y = zeroQuadraticBlock(1, dd);
           y.S[7 * dd + j] = y.S[j * dd + 7] = 1;
-          const sum = zeroQuadraticBlock(2, dd);
-          for (const key of ['a', 'b', 'S'] as const) {
-            const n = xq[key].length;
-            for (let i = 0; i < n; i++) {
-              sum[key][i] = xq[key][i]! + y[key][i]!;
-              sum[key][n + i] = xq[key][i]! - y[key][i]!;
-            }
-          }
-          const polar = (secondMomentOracle(mix, sum, 0) - secondMomentOracle(mix, sum, 1)) / 4;
+          const want = bilinearOracle(mix, xq, y);
           const got = quadraticBlockGram(y, Axq, backend)[0]!;
-          assert.ok(Math.abs(got - polar) <= 1e-12 * secondMomentOracle(mix, xq, 0), `lanes ${lanes}, (7, ${j}): ${got} vs ${polar}`);
+          assert.ok(Math.abs(got - want) <= 1e-12 * secondMomentOracle(mix, xq, 0), `lanes ${lanes}, (7, ${j}): ${got} vs ${want}`);
         }
       }
     });
@@ -835,17 +827,10 @@ describe('coordinates independent of the component (never-lit pixels)', () => {
   const rng = new Rng(43);
   const d = 7;
   const independent = (g: Gaussian, k: number): Gaussian => {
-    const S = g.covariance().clone();
     const m = g.mean.slice();
-    for (const [i, v, mean] of [[0, 0.3, 0.1], [1, 0.2, 0.2 * k]] as const) {
-      for (let j = 0; j < d; j++) {
-        S.set(i, j, 0);
-        S.set(j, i, 0);
-      }
-      S.set(i, i, v);
-      m[i] = mean;
-    }
-    return new Gaussian(m, S);
+    m[0] = 0.1;
+    m[1] = 0.2 * k;
+    return new Gaussian(m, withDecoupled(withDecoupled(g, 0, 0.3), 1, 0.2).covariance());
   };
   const comps = [0, 1, 2, 3].map((k) => independent(randGaussian(rng, d, { isolated: k === 1 ? 4 : 0 }), k));
   const mix = new GaussianMixture(randWeights(rng, 4), comps);
