@@ -17,7 +17,8 @@
  * {@link meanDirectionDeflation}, and J = 0 (the affine functions alone) for {@link affineDeflation}. Why: the pooled
  * Gaussian gets the mixture's moments wrong mostly through the spread of the class means — it makes affine and
  * centred quadratic parts orthogonal, which the mean spread couples, and it underweights the quadratics x_i·(δᵀx)
- * that the mean shifts δ make heavy. Dimension n = 1 + d + d·J (MNIST: 7841, or 785 for the affine space). In the
+ * that the mean shifts δ make heavy. Dimension n = 1 + d + d·J (MNIST: 7841, or 785 for the affine space), less the
+ * coordinates of the pixels that are independent of the component ({@link keptCoarseIndices}; MNIST: 7171). In the
  * coordinates (a, b, C) the adjoint is Φᵀ(a, b, S) = (a, b, S D) (⟨S, sym(D Cᵀ)⟩_F = ⟨S D, C⟩_F), and Φ has the
  * kernel {C = D A : A antisymmetric}, which the coarse matrix E = ΦᵀAΦ gets a multiple of the identity on (it never
  * touches Φ E⁻¹ Φᵀ, since Φᵀ's range is orthogonal to it).
@@ -222,13 +223,13 @@ async function deflation(
  * applications either way).
  */
 function keptCoarseIndices(space: MeanSpace): Int32Array {
-  const { d, J, n, comps } = space;
+  const { d, J, comps } = space;
   const independent = new Uint8Array(d);
   for (const t of componentIndependentCoordinates(comps.map((c) => ({ mean: c.mu, cov: c.cov })), d)) independent[t] = 1;
   const keep: number[] = [0];
   for (let t = 0; t < d; t++) if (independent[t] === 0) keep.push(1 + t);
   for (let t = 0; t < d; t++) if (independent[t] === 0) for (let j = 0; j < J; j++) keep.push(1 + d + t * J + j);
-  return keep.length === n ? Int32Array.from({ length: n }, (_, i) => i) : Int32Array.from(keep);
+  return Int32Array.from(keep);
 }
 
 /** t ← t − u (a synchronous helper, like the other element loops; see restrictedOperator). */
