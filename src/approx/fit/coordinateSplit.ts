@@ -11,11 +11,7 @@
 export function splitCoordinates(cov: Float64Array, d: number): { coupled: Int32Array; decoupled: Int32Array } {
   const coupled: number[] = [];
   const decoupled: number[] = [];
-  for (let i = 0; i < d; i++) {
-    let isolated = true;
-    for (let j = 0; j < d && isolated; j++) if (j !== i && cov[i * d + j] !== 0) isolated = false;
-    (isolated ? decoupled : coupled).push(i);
-  }
+  for (let i = 0; i < d; i++) (decoupledRow(cov, d, i) ? decoupled : coupled).push(i);
   return { coupled: Int32Array.from(coupled), decoupled: Int32Array.from(decoupled) };
 }
 

@@ -642,8 +642,8 @@ function accumulateLowRankTerms(
  *   2πCS_qC + πE_qC. W_q = U_qC is a triangular product (half the flops of S_qC), written side by side into
  *   W [a, s·a], and C·W is one product; tr(S_qC) = 2 tr(W_q).
  * - [Ā, A]: S_q[Ā, A]C from one product over the Ā rows of G, added with weight 4πv_t to the rows Ā (twice the
- *   weight, and nothing to [A, Ā], for the same averaging); only the component's own cross rows, since the rows
- *   shared by every component are one product for all of them ({@link SharedDecoupledRows}).
+ *   weight, and nothing to [A, Ā], for the same averaging): the component's cross rows, that is the rows of Ā that
+ *   are not shared, and the coupled rows that are shared, with weight −4πv_t ({@link SharedDecoupledRows}).
  */
 async function addCovarianceSandwich(
   c: ComponentOperatorData, x: QuadraticBlock, Ep: Float64Array, out: QuadraticBlock, scratch: OperatorScratch,
